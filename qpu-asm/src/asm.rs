@@ -123,6 +123,8 @@ struct Line {
     code: String,
     /// Instruction index this line assembles to (if it holds an instruction).
     index: Option<usize>,
+    /// Position in reading order (across includes), to report errors in source order.
+    seq: usize,
 }
 
 #[derive(Default)]
@@ -130,8 +132,10 @@ struct Assembler {
     lines: Vec<Line>,
     labels: HashMap<String, usize>,
     constants: HashMap<String, String>,
-    diags: Vec<Diagnostic>,
+    /// Diagnostics with the reading-order position of their line.
+    diags: Vec<(usize, Diagnostic)>,
     count: usize,
+    seq: usize,
 }
 
 fn strip_comment(line: &str) -> &str {
@@ -153,13 +157,13 @@ fn is_ident(s: &str) -> bool {
 
 impl Assembler {
     fn diag(&mut self, file: &str, line: usize, column: usize, text: &str, message: String) {
-        self.diags.push(Diagnostic {
+        self.diags.push((self.seq, Diagnostic {
             file: file.to_string(),
             line,
             column,
             text: text.to_string(),
             message,
-        });
+        }));
     }
 
     /// Pass 1: expand includes, record labels and constants, number the instructions.
@@ -172,6 +176,7 @@ impl Assembler {
         stack: &mut Vec<PathBuf>,
     ) {
         for (n, raw) in src.lines().enumerate() {
+            self.seq += 1;
             let lineno = n + 1;
             let code = strip_comment(raw);
             let mut rest = code.trim_start();
@@ -208,7 +213,7 @@ impl Assembler {
                 continue;
             }
             if let Some(directive) = rest.strip_prefix('.') {
-                self.directive(directive, file, lineno, col, dir, loader, stack);
+                self.directive(rest, directive, file, lineno, col, dir, loader, stack);
                 continue;
             }
             self.lines.push(Line {
@@ -216,6 +221,7 @@ impl Assembler {
                 line: lineno,
                 code: format!("{}{}", " ".repeat(col - 1), rest),
                 index: Some(self.count),
+                seq: self.seq,
             });
             self.count += 1;
         }
@@ -224,6 +230,7 @@ impl Assembler {
     #[allow(clippy::too_many_arguments)]
     fn directive(
         &mut self,
+        whole: &str,
         d: &str,
         file: &str,
         line: usize,
@@ -247,7 +254,7 @@ impl Assembler {
                         file,
                         line,
                         col,
-                        d,
+                        whole,
                         "expected `.include \"path\"` with the path in double quotes".into(),
                     );
                     return;
@@ -261,7 +268,7 @@ impl Assembler {
                         file,
                         line,
                         col,
-                        d,
+                        whole,
                         format!("`{}` includes itself (an include cycle)", full.display()),
                     );
                     return;
@@ -277,7 +284,7 @@ impl Assembler {
                         file,
                         line,
                         col,
-                        d,
+                        whole,
                         format!("cannot read included file `{}`: {e}", full.display()),
                     ),
                 }
@@ -296,7 +303,7 @@ impl Assembler {
                         file,
                         line,
                         col,
-                        d,
+                        whole,
                         format!("expected `.{name} NAME, VALUE`"),
                     );
                     return;
@@ -312,7 +319,7 @@ impl Assembler {
                 file,
                 line,
                 col,
-                d,
+                whole,
                 format!("unknown directive `.{name}`; expected .include, .set or .equ"),
             ),
         }
@@ -352,12 +359,14 @@ impl Assembler {
                 }
             }
             program.lines.push((l.file.clone(), l.line));
-            self.diags.extend(diags);
+            self.diags.extend(diags.into_iter().map(|d| (l.seq, d)));
         }
         if self.diags.is_empty() {
             Ok(program)
         } else {
-            Err(self.diags)
+            // Report in source order; stable, so pass-1 errors of a line come first.
+            self.diags.sort_by_key(|(seq, _)| *seq);
+            Err(self.diags.into_iter().map(|(_, d)| d).collect())
         }
     }
 }
@@ -546,12 +555,18 @@ impl LineParser<'_> {
                 (op.nsrc(), op.has_dst())
             }
         };
-        let expected = usize::from(dst) + usize::from(nsrc);
+        let mut expected = usize::from(dst) + usize::from(nsrc);
         let operands: Vec<Piece<'_>> = if args.is_empty() {
             Vec::new()
         } else {
             split(args, args_col, ',')
         };
+        // Shorthand: a source-less op written without its destination (`tmuwt`, `vpmwt`)
+        // writes nowhere (`-`).
+        let implicit_nop_dst = dst && nsrc == 0 && operands.is_empty();
+        if implicit_nop_dst {
+            expected = 0;
+        }
         if operands.len() != expected {
             let shape = match (dst, nsrc) {
                 (false, 0) => "no operands".to_string(),
@@ -579,7 +594,7 @@ impl LineParser<'_> {
         let mut it = operands.into_iter();
         let mut dst_w = Waddr::NOP;
         let mut pack = Pack::None;
-        if dst {
+        if dst && !implicit_nop_dst {
             let p = it.next().expect("counted");
             match self.dest(p) {
                 Some((w, pk)) => {

@@ -102,6 +102,8 @@ pub enum EncodeError {
     BadFlags,
     #[error("this combination of signals cannot be encoded in one instruction")]
     BadSignals,
+    #[error("a small immediate occupies the signal field, so no other signal fits beside it")]
+    SmallImmWithSignal,
     #[error("a signal that writes an address leaves no room for conditions or flag updates")]
     FlagsWithSigAddr,
     #[error("the signal needs a destination address (e.g. `ldtmu.rf3`)")]
@@ -372,8 +374,7 @@ fn encode_alu(i: &AluInstr) -> Result<u64, EncodeError> {
         | AddOp::LdvpmgIn
         | AddOp::LdvpmvOut
         | AddOp::LdvpmdOut
-        | AddOp::LdvpmgOut
-        | AddOp::Ldvpmp => match add.dst {
+        | AddOp::LdvpmgOut => match add.dst {
             Waddr::Rf(n) if n < 64 => (n, force_ma),
             Waddr::Rf(n) => return Err(EncodeError::BadRegister(n)),
             Waddr::Magic(_) => return Err(EncodeError::NeedsRfDest { op: add_desc.name }),
@@ -412,6 +413,9 @@ fn encode_alu(i: &AluInstr) -> Result<u64, EncodeError> {
     } else {
         None
     };
+    if slot.is_some() && !i.sig.is_empty() {
+        return Err(EncodeError::SmallImmWithSignal);
+    }
     let sig = SIGNAL_MAP
         .iter()
         .position(|e| *e == Some((i.sig, slot)))
