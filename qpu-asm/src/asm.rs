@@ -131,6 +131,8 @@ struct Line {
     index: Option<usize>,
     /// Position in reading order (across includes), to report errors in source order.
     seq: usize,
+    /// The macro this line was expanded from, if any.
+    in_macro: Option<String>,
 }
 
 /// A `.macro` definition.
@@ -149,6 +151,8 @@ struct Assembler {
     recording: Option<Macro>,
     /// Expansion counter, for `\@`.
     unique: usize,
+    /// The macros being expanded, innermost last.
+    expanding: Vec<String>,
     lines: Vec<Line>,
     labels: HashMap<String, usize>,
     constants: HashMap<String, String>,
@@ -294,6 +298,7 @@ impl Assembler {
             code: format!("{}{}", " ".repeat(col - 1), rest),
             index: Some(self.count),
             seq: self.seq,
+            in_macro: self.expanding.last().cloned(),
         });
         self.count += 1;
     }
@@ -352,6 +357,7 @@ impl Assembler {
         // Longest parameter names first, so `\ab` is not taken for `\a` followed by `b`.
         let mut order: Vec<usize> = (0..m.params.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(m.params[i].len()));
+        self.expanding.push(m.name.clone());
         for body_line in &m.body {
             let mut line = body_line.replace("\\@", &unique);
             for &i in &order {
@@ -359,6 +365,7 @@ impl Assembler {
             }
             self.source_line(&line, file, lineno, dir, loader, stack, depth + 1);
         }
+        self.expanding.pop();
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -507,17 +514,27 @@ impl Assembler {
             };
             let instr = p.instruction(&l.code);
             let mut diags = p.diags;
+            if let Some(m) = &l.in_macro {
+                for d in &mut diags {
+                    d.message = format!("in macro `{m}`: {}", d.message);
+                }
+            }
             if let Some(instr) = instr {
                 match encode(&instr) {
                     Ok(w) => program.words.push(w),
                     Err(e) => {
                         let start = l.code.len() - l.code.trim_start().len();
+                        let context = l
+                            .in_macro
+                            .as_ref()
+                            .map(|m| format!("in macro `{m}`: "))
+                            .unwrap_or_default();
                         diags.push(Diagnostic {
                             file: l.file.clone(),
                             line: l.line,
                             column: start + 1,
                             text: l.code.trim().to_string(),
-                            message: format!("cannot encode this instruction: {e}"),
+                            message: format!("{context}cannot encode this instruction: {e}"),
                         });
                     }
                 }
