@@ -882,9 +882,9 @@ impl LineParser<'_> {
         let (base, suffixes) = split_number_suffix(&resolved);
         let unpack = match suffixes {
             "" => Unpack::None,
-            s => match Unpack::from_suffix(&s[1..]) {
-                Some(u) if !s[1..].contains('.') => u,
-                _ => {
+            s => match s.strip_prefix('.').and_then(Unpack::from_suffix) {
+                Some(u) => u,
+                None => {
                     self.err(
                         p,
                         format!("`{s}` is not an input unpack; expected one of .abs .l .h .sat .nsat .max0 .ff .ll .hh .swp .ul .uh .il .ih"),
@@ -1195,6 +1195,14 @@ mod tests {
 
     fn asm(src: &str) -> Result<Vec<u64>, Vec<Diagnostic>> {
         assemble(src, "t.qasm", None, &FsLoader).map(|p| p.words)
+    }
+
+    #[test]
+    fn text_after_a_number_is_an_error_not_a_panic() {
+        // Found by the `assemble` fuzz target: a multi-byte character right after a number.
+        let e = asm("fsub rf18.l, 12\u{48d}, rf2").unwrap_err();
+        assert!(e[0].message.contains("is not an input unpack"), "{}", e[0]);
+        assert!(asm("mov rf1, 3x").is_err());
     }
 
     #[test]
