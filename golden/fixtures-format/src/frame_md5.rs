@@ -143,7 +143,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<FrameMd5>, Md5ListError> {
 
 /// `golden/streams` of this checkout.
 pub fn streams_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../streams")
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).join("streams")
 }
 
 #[cfg(test)]

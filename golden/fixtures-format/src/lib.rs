@@ -547,7 +547,8 @@ impl Fixture {
 
 /// `golden/fixtures` of this checkout.
 pub fn default_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).join("fixtures")
 }
 
 /// Names of every kernel with a fixture in `dir`, sorted.
