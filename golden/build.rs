@@ -65,6 +65,57 @@ fn main() {
     // This applies to this package's binaries and tests; a crate that depends on `golden`
     // must pass -no-pie itself.
     println!("cargo:rustc-link-arg=-no-pie");
+
+    capture_link_args(&libdir);
+}
+
+/// `golden-capture` links FFmpeg's whole H.264 and VP9 decoders from the archive and wraps
+/// the DSP init functions (-Wl,--wrap) to record the calls a real decode makes. A decoder
+/// pulls in libavcodec's codec tables, hence every external library libavcodec and
+/// libavutil use, and libavutil's internal symbols (ff_log2_tab, ...), which only its
+/// static archive has. The external libraries have no -dev packages installed, so they are
+/// linked by soname, read from the shared libraries' DT_NEEDED entries.
+fn capture_link_args(libdir: &Path) {
+    let bin = "golden-capture";
+    println!("cargo:rustc-link-arg-bin={bin}=-Wl,--wrap=ff_h264dsp_init,--wrap=ff_vp9dsp_init");
+    println!("cargo:rustc-link-arg-bin={bin}=-Wl,-Bstatic");
+    println!("cargo:rustc-link-arg-bin={bin}=-lavcodec");
+    println!("cargo:rustc-link-arg-bin={bin}=-lavutil");
+    println!("cargo:rustc-link-arg-bin={bin}=-Wl,-Bdynamic");
+    let mut needed = Vec::new();
+    for so in ["libavcodec.so.59", "libavutil.so.57"] {
+        let path = libdir.join(so);
+        let out = Command::new("objdump")
+            .arg("-p")
+            .arg(&path)
+            .output()
+            .unwrap_or_else(|e| {
+                fail(&format!(
+                    "cannot run objdump on {}: {e}; install binutils",
+                    path.display()
+                ))
+            });
+        if !out.status.success() {
+            fail(&format!(
+                "objdump -p {} failed; install libavcodec59 and libavutil57 (pulled in by libavcodec-dev)",
+                path.display()
+            ));
+        }
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let mut f = line.split_whitespace();
+            if f.next() == Some("NEEDED")
+                && let Some(lib) = f.next()
+                && !lib.starts_with("libavcodec.")
+                && !lib.starts_with("libavutil.")
+                && !needed.iter().any(|n: &String| n == lib)
+            {
+                needed.push(lib.to_owned());
+            }
+        }
+    }
+    for lib in needed {
+        println!("cargo:rustc-link-arg-bin={bin}=-l:{lib}");
+    }
 }
 
 fn pkg_config_var(var: &str) -> Option<PathBuf> {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use golden_fixtures::{After, Case, CaseBuffer, ElemType, Fixture, FormatError, Mismatch};
 
-use crate::catalog::Kernel;
+use crate::catalog::{Inputs, Kernel};
 use crate::reference::{GoldenError, Reference};
 use crate::rng::kernel_seed;
 
@@ -61,9 +61,19 @@ pub fn decode(e: ElemType, b: &[u8]) -> Vec<i32> {
 /// Generates `k`'s cases from its seed and runs `r` (the C reference) on them.
 pub fn build(k: &Kernel, r: &Reference) -> Result<Fixture, RegenError> {
     let seed = kernel_seed(&k.name);
+    build_from(k, k.generate(seed), seed, r)
+}
+
+/// Runs `r` on the given inputs (e.g. captured from a decode) and makes a fixture of them.
+pub fn build_from(
+    k: &Kernel,
+    inputs: Vec<Inputs>,
+    seed: u64,
+    r: &Reference,
+) -> Result<Fixture, RegenError> {
     let specs = k.buffer_specs();
     let mut cases = Vec::new();
-    for inputs in k.generate(seed) {
+    for inputs in inputs {
         let mut bufs = inputs.buffers.clone();
         k.run(r, &inputs.params, &mut bufs)
             .map_err(|source| RegenError::Golden {
@@ -171,20 +181,24 @@ pub fn regen_one(
     write: bool,
 ) -> Result<(Outcome, usize), RegenError> {
     let bytes = build(k, r)?.encode();
-    let path = Fixture::path_in(dir, &k.name);
-    let outcome = match std::fs::read(&path) {
+    store(&Fixture::path_in(dir, &k.name), &bytes, write)
+}
+
+/// Compares `bytes` with the file at `path` and, if `write`, replaces it when different.
+pub fn store(path: &Path, bytes: &[u8], write: bool) -> Result<(Outcome, usize), RegenError> {
+    let outcome = match std::fs::read(path) {
         Ok(old) if old == bytes => Outcome::Unchanged,
         Ok(_) => Outcome::Changed,
         Err(_) => Outcome::New,
     };
     if write && outcome != Outcome::Unchanged {
         let io = |source| RegenError::Io {
-            path: path.clone(),
+            path: path.to_owned(),
             source,
         };
         std::fs::create_dir_all(path.parent().expect("fixture path has a directory"))
             .map_err(io)?;
-        std::fs::write(&path, &bytes).map_err(io)?;
+        std::fs::write(path, bytes).map_err(io)?;
     }
     Ok((outcome, bytes.len()))
 }

@@ -49,11 +49,23 @@ fn every_fixture_belongs_to_a_kernel_and_the_set_is_small() {
 fn simd_agrees_with_every_fixture() {
     let simd = Reference::simd().unwrap();
     let mut failures = Vec::new();
+    let mut captured = 0;
     for k in catalog::all() {
         for m in regen::verify(&k, &load(&k), simd).unwrap() {
             failures.push(m.to_string());
         }
+        let path = Fixture::captured_path_in(&default_dir(), &k.name);
+        if path.is_file() {
+            captured += 1;
+            for m in regen::verify(&k, &Fixture::load_file(&path).unwrap(), simd).unwrap() {
+                failures.push(m.to_string());
+            }
+        }
     }
+    assert!(
+        captured >= 40,
+        "only {captured} captured fixtures; run golden regen --captured"
+    );
     assert!(
         failures.is_empty(),
         "{} disagreements, first: {}",
@@ -275,4 +287,32 @@ fn a_wrong_kernel_is_caught() {
         }
     }
     assert_eq!(caught, f.cases.len());
+}
+
+/// The fixtures captured from decoding the committed streams (FFmpeg's decoders with the DSP
+/// init functions wrapped) are reproduced by a fresh capture.
+#[test]
+fn captured_fixtures_are_reproduced_by_decoding_the_streams() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_golden-capture"))
+        .arg("--check")
+        .output()
+        .expect("run golden-capture");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "golden-capture --check failed:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("decoded vp9_8bit_320x240.ivf: 20 frames"),
+        "{text}"
+    );
+    assert!(
+        text.contains("decoded h264_high_bframes_wp_320x240.h264: 30 frames"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("missing:") && !text.contains("differs:"),
+        "{text}"
+    );
 }

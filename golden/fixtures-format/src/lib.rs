@@ -24,6 +24,8 @@ pub const MAGIC: [u8; 4] = *b"DDGF";
 pub const VERSION: u16 = 1;
 /// The file name of a kernel's fixture inside `golden/fixtures/<kernel>/`.
 pub const FILE_NAME: &str = "cases.bin";
+/// The file name of the cases captured from decoding the test streams (same format).
+pub const CAPTURED_FILE_NAME: &str = "captured.bin";
 
 /// Errors from reading a fixture.
 #[derive(Debug, thiserror::Error)]
@@ -278,6 +280,11 @@ impl Fixture {
     /// Path of `kernel`'s fixture under a fixtures directory.
     pub fn path_in(dir: &Path, kernel: &str) -> PathBuf {
         dir.join(kernel).join(FILE_NAME)
+    }
+
+    /// Path of `kernel`'s captured cases under a fixtures directory.
+    pub fn captured_path_in(dir: &Path, kernel: &str) -> PathBuf {
+        dir.join(kernel).join(CAPTURED_FILE_NAME)
     }
 
     /// Loads `kernel`'s fixture from a fixtures directory (e.g. [`default_dir`]).

@@ -28,6 +28,9 @@ enum Cmd {
         /// Rebuild the streams' per-frame MD5 lists instead (needs the ffmpeg CLI).
         #[arg(long)]
         streams: bool,
+        /// Rebuild the fixtures captured from decoding the streams instead (runs golden-capture).
+        #[arg(long)]
+        captured: bool,
         /// Report what would change without writing anything; exit 1 if something would.
         #[arg(long)]
         check: bool,
@@ -87,9 +90,37 @@ fn run() -> anyhow::Result<ExitCode> {
         Cmd::Regen {
             kernels,
             streams,
+            captured,
             check,
             dir,
         } => {
+            if captured {
+                if !kernels.is_empty() || streams {
+                    bail!(
+                        "--captured rebuilds every captured fixture; run it without --kernel and --streams"
+                    );
+                }
+                let exe = std::env::current_exe().context("cannot find this executable")?;
+                let capture = exe.with_file_name("golden-capture");
+                let mut cmd = std::process::Command::new(&capture);
+                if check {
+                    cmd.arg("--check");
+                }
+                if let Some(d) = &dir {
+                    cmd.arg("--dir").arg(d);
+                }
+                let status = cmd.status().with_context(|| {
+                    format!(
+                        "cannot run {}; build it with cargo build -p golden",
+                        capture.display()
+                    )
+                })?;
+                return Ok(if status.success() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                });
+            }
             if streams {
                 if !kernels.is_empty() || check {
                     bail!(
@@ -165,11 +196,17 @@ fn run() -> anyhow::Result<ExitCode> {
             let mut cases = 0;
             for k in &ks {
                 pb.set_message(k.name.clone());
-                let f = Fixture::load(&dir, &k.name)?;
-                cases += f.cases.len();
-                for m in regen::verify(k, &f, r)? {
-                    pb.suspend(|| println!("SIMD disagrees: {m}"));
-                    failures += 1;
+                let mut fixtures = vec![Fixture::load(&dir, &k.name)?];
+                let captured = Fixture::captured_path_in(&dir, &k.name);
+                if captured.is_file() {
+                    fixtures.push(Fixture::load_file(&captured)?);
+                }
+                for f in &fixtures {
+                    cases += f.cases.len();
+                    for m in regen::verify(k, f, r)? {
+                        pb.suspend(|| println!("SIMD disagrees: {m}"));
+                        failures += 1;
+                    }
                 }
                 pb.inc(1);
             }
@@ -192,7 +229,16 @@ fn run() -> anyhow::Result<ExitCode> {
                         let size = std::fs::metadata(Fixture::path_in(&dir, &k.name))
                             .map(|m| m.len())
                             .unwrap_or(0);
-                        println!("{:40} {:3} cases {:8} bytes", k.name, f.cases.len(), size);
+                        let captured =
+                            Fixture::load_file(&Fixture::captured_path_in(&dir, &k.name))
+                                .map(|c| format!(", {} captured", c.cases.len()))
+                                .unwrap_or_default();
+                        println!(
+                            "{:40} {:3} cases {:8} bytes{captured}",
+                            k.name,
+                            f.cases.len(),
+                            size
+                        );
                     }
                     Err(e) => println!("{:40} no fixture ({e})", k.name),
                 }
