@@ -738,3 +738,55 @@ mod tests {
         assert!(f.check(1, &[&dst, &zero]).is_err());
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+
+    /// Damaged files give errors, never panics, even with a valid checksum.
+    #[test]
+    fn every_single_byte_corruption_is_an_error_or_a_valid_fixture() {
+        let good = tests_sample().encode();
+        let body_len = good.len() - 8;
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for pos in 0..body_len {
+            for _ in 0..4 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let mut bad = good.clone();
+                bad[pos] = bad[pos].wrapping_add(1 + (state % 255) as u8);
+                let sum = fnv1a64(&bad[..body_len]);
+                bad[body_len..].copy_from_slice(&sum.to_le_bytes());
+                if let Ok(f) = Fixture::decode(&bad) {
+                    // Whatever decoded must survive a round trip.
+                    assert_eq!(Fixture::decode(&f.encode()).unwrap(), f);
+                }
+            }
+        }
+        for len in 0..good.len() {
+            assert!(Fixture::decode(&good[..len]).is_err(), "truncated to {len}");
+        }
+    }
+
+    fn tests_sample() -> Fixture {
+        Fixture {
+            kernel: "k".into(),
+            bit_depth: 10,
+            seed: 1,
+            params: vec!["stride".into()],
+            buffers: vec![BufferSpec {
+                name: "dst".into(),
+                elem: ElemType::U16,
+                stride_param: Some(0),
+            }],
+            cases: vec![Case {
+                params: vec![2],
+                buffers: vec![CaseBuffer {
+                    before: vec![1, 0, 2, 0, 3, 0, 4, 0],
+                    after: After::Bytes(vec![1, 0, 2, 0, 3, 1, 4, 0]),
+                }],
+            }],
+        }
+    }
+}
