@@ -77,7 +77,9 @@ fn main() {
 /// linked by soname, read from the shared libraries' DT_NEEDED entries.
 fn capture_link_args(libdir: &Path) {
     let bin = "golden-capture";
-    println!("cargo:rustc-link-arg-bin={bin}=-Wl,--wrap=ff_h264dsp_init,--wrap=ff_vp9dsp_init");
+    println!(
+        "cargo:rustc-link-arg-bin={bin}=-Wl,--wrap=ff_h264dsp_init,--wrap=ff_vp9dsp_init,--wrap=ff_h264qpel_init,--wrap=ff_h264chroma_init"
+    );
     println!("cargo:rustc-link-arg-bin={bin}=-Wl,-Bstatic");
     println!("cargo:rustc-link-arg-bin={bin}=-lavcodec");
     println!("cargo:rustc-link-arg-bin={bin}=-lavutil");

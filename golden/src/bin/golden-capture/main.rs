@@ -1,7 +1,8 @@
 //! `golden-capture`: fixtures from real decoding. Decodes the committed 8-bit H.264 and VP9
 //! test streams with FFmpeg's own decoders (linked statically, C functions forced), with
 //! `ff_h264dsp_init` and `ff_vp9dsp_init` wrapped (`-Wl,--wrap`, see build.rs) so that the
-//! decoder's IDCT and loop-filter calls go through shims. Each shim records the call's inputs
+//! decoder's IDCT, loop-filter and MC calls go through shims (`ff_h264qpel_init` and
+//! `ff_h264chroma_init` are wrapped too). Each shim records the call's inputs
 //! (a deterministic reservoir sample per kernel), then forwards to FFmpeg's function. The
 //! samples become `golden/fixtures/<kernel>/captured.bin`, with the expected results from the
 //! C reference, in the same format as the generated fixtures. Guard bands around the
@@ -19,11 +20,14 @@ use std::sync::Mutex;
 
 use anyhow::{Context, bail};
 use golden::catalog::{self, Inputs, Kind};
-use golden::ffi::{H264DspContext, Vp9DspContext};
+use golden::ffi::{H264ChromaContext, H264DspContext, H264QpelContext, Vp9DspContext};
 use golden::fixtures::Fixture;
 use golden::reference::{
-    H264Idct, H264IdctMulti, H264LoopFilter, Reference, Vp9LoopFilter, Vp9TxSize, Vp9TxType,
+    H264Idct, H264IdctMulti, H264LoopFilter, Op, Reference, Vp9Filter, Vp9LoopFilter, Vp9TxSize,
+    Vp9TxType,
 };
+
+mod mc;
 use golden::regen::{self, Outcome};
 use golden::rng::{Rng, kernel_seed};
 
@@ -81,6 +85,8 @@ unsafe extern "C" {
     fn av_force_cpu_flags(flags: c_int);
     fn __real_ff_h264dsp_init(c: *mut H264DspContext, bit_depth: c_int, chroma_format_idc: c_int);
     fn __real_ff_vp9dsp_init(c: *mut Vp9DspContext, bpp: c_int, bitexact: c_int);
+    fn __real_ff_h264qpel_init(c: *mut H264QpelContext, bit_depth: c_int);
+    fn __real_ff_h264chroma_init(c: *mut H264ChromaContext, bit_depth: c_int);
 }
 
 /// A deterministic uniform sample of a kernel's calls.
@@ -95,6 +101,8 @@ struct State {
     calls: BTreeMap<String, Reservoir>,
     h264: Option<H264DspContext>,
     vp9: Option<Vp9DspContext>,
+    qpel: Option<H264QpelContext>,
+    chroma: Option<H264ChromaContext>,
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
@@ -102,6 +110,8 @@ static STATE: Mutex<State> = Mutex::new(State {
     calls: BTreeMap::new(),
     h264: None,
     vp9: None,
+    qpel: None,
+    chroma: None,
 });
 
 fn state() -> std::sync::MutexGuard<'static, State> {
@@ -646,6 +656,7 @@ extern "C" fn __wrap_ff_vp9dsp_init(dsp: *mut Vp9DspContext, bpp: c_int, bitexac
             Some(shim_vp9_lf::<0, 2, 0, 1>),
         ],
     ];
+    mc::shim_vp9_mc_table(t);
     t.loop_filter_16 = [
         Some(shim_vp9_lf::<1, 0, 0, 0>),
         Some(shim_vp9_lf::<1, 0, 0, 1>),
