@@ -94,6 +94,27 @@ fn the_c_reference_reproduces_its_own_fixtures() {
 fn fixtures_record_the_expected_side_effects() {
     for k in catalog::all() {
         let f = load(&k);
+        let captured = Fixture::captured_path_in(&default_dir(), &k.name);
+        if captured.is_file() {
+            // Captured cases: the same side effects; how often they write is the stream's.
+            let c = Fixture::load_file(&captured).unwrap();
+            for (spec_i, spec) in c.buffers.iter().enumerate() {
+                for case in &c.cases {
+                    let b = &case.buffers[spec_i];
+                    match spec.name.as_str() {
+                        "block" => assert!(
+                            b.expected().iter().all(|&v| v == 0),
+                            "{}: captured block not cleared",
+                            k.name
+                        ),
+                        "src" | "block_offset" | "nnzc" => {
+                            assert_eq!(b.after, After::Unchanged, "{}", k.name)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
         for (spec_i, spec) in f.buffers.iter().enumerate() {
             let afters: Vec<&After> = f.cases.iter().map(|c| &c.buffers[spec_i].after).collect();
             let changed = afters
