@@ -60,6 +60,12 @@ make_streams() {
         -x264-params bframes=3:weightp=2:weightb=1 \
         h264_high_cavlc_320x240.h264
 
+    # H.264 High 10 (10-bit transforms and MC, P010 output), B-frames and weighted prediction.
+    ff -f lavfi -i "$(src 320x240 20 'fade=in:0:10')" -pix_fmt yuv420p10le -c:v libx264 -threads 1 \
+        -profile:v high10 -preset medium -crf 26 -g 10 \
+        -x264-params bframes=2:weightp=2:weightb=1 \
+        h264_high10_320x240.h264
+
     # H.264 interlaced (MBAFF field/frame macroblock pairs, the mbaff loop-filter entries).
     ff -f lavfi -i "$(src 320x240 20)" -pix_fmt yuv420p -c:v libx264 -threads 1 \
         -profile:v high -preset medium -crf 24 -g 10 -flags +ildct \
