@@ -1,4 +1,4 @@
-//! `golden-capture`: fixtures from real decoding. Decodes the committed 8-bit H.264 and VP9
+//! `golden-capture`: fixtures from real decoding. Decodes the committed H.264 and VP9
 //! test streams with FFmpeg's own decoders (linked statically, C functions forced), with
 //! `ff_h264dsp_init` and `ff_vp9dsp_init` wrapped (`-Wl,--wrap`, see build.rs) so that the
 //! decoder's IDCT, loop-filter and MC calls go through shims (`ff_h264qpel_init` and
@@ -32,7 +32,7 @@ use golden::regen::{self, Outcome};
 use golden::rng::{Rng, kernel_seed};
 
 /// Cases kept per kernel.
-const CAP: usize = 48;
+const CAP: usize = 32;
 const GUARD_COLS: usize = 4;
 const GUARD_ROWS: usize = 2;
 
@@ -99,29 +99,35 @@ struct Reservoir {
 struct State {
     enabled: bool,
     calls: BTreeMap<String, Reservoir>,
-    h264: Option<H264DspContext>,
-    vp9: Option<Vp9DspContext>,
-    qpel: Option<H264QpelContext>,
-    chroma: Option<H264ChromaContext>,
+    /// The real tables, [8-bit, 10-bit].
+    h264: [Option<H264DspContext>; 2],
+    vp9: [Option<Vp9DspContext>; 2],
+    qpel: [Option<H264QpelContext>; 2],
+    chroma: [Option<H264ChromaContext>; 2],
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
     enabled: false,
     calls: BTreeMap::new(),
-    h264: None,
-    vp9: None,
-    qpel: None,
-    chroma: None,
+    h264: [None; 2],
+    vp9: [None; 2],
+    qpel: [None; 2],
+    chroma: [None; 2],
 });
 
 fn state() -> std::sync::MutexGuard<'static, State> {
     STATE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Offers one call of `kind` (8-bit) to its reservoir; `make` reads the inputs (before the
-/// real function runs) and builds the case, drawing guard pixels from the reservoir's rng.
-fn offer(kind: Kind, make: impl FnOnce(&mut Rng) -> Inputs) {
-    let name = kind.base_name();
+/// Offers one call of `kind` (10-bit if `hbd`) to its reservoir; `make` reads the inputs
+/// (before the real function runs) and builds the case, drawing guard pixels from the
+/// reservoir's rng.
+fn offer(kind: Kind, hbd: bool, make: impl FnOnce(&mut Rng) -> Inputs) {
+    let name = if hbd {
+        format!("{}_10bit", kind.base_name())
+    } else {
+        kind.base_name()
+    };
     let mut st = state();
     if !st.enabled {
         return;
@@ -147,13 +153,14 @@ fn offer(kind: Kind, make: impl FnOnce(&mut Rng) -> Inputs) {
 /// (buffer, stride, origin). `px(y, x)` reads the captured pixel.
 fn embed(
     rng: &mut Rng,
+    bits: u32,
     w: usize,
     h: usize,
     px: impl Fn(usize, usize) -> i32,
 ) -> (Vec<i32>, usize, usize) {
     let stride = w + 2 * GUARD_COLS;
     let mut buf: Vec<i32> = (0..stride * (h + 2 * GUARD_ROWS))
-        .map(|_| rng.pixel(8))
+        .map(|_| rng.pixel(bits))
         .collect();
     let origin = GUARD_ROWS * stride + GUARD_COLS;
     for y in 0..h {
@@ -164,13 +171,39 @@ fn embed(
     (buf, stride, origin)
 }
 
-/// Reads pixel (y, x) relative to `p` with a byte stride.
+/// Reads pixel (y, x) relative to `p` with a byte stride: a byte, or a 16-bit sample when
+/// `H` (high bit depth).
 ///
 /// # Safety
 /// The decoder guarantees the pixels its DSP call reads are readable; callers only read those.
-unsafe fn pixel(p: *const u8, stride: isize, y: isize, x: isize) -> i32 {
+unsafe fn px<const H: bool>(p: *const u8, stride: isize, y: isize, x: isize) -> i32 {
     // SAFETY: see the function's contract.
-    i32::from(unsafe { *p.offset(y * stride + x) })
+    unsafe {
+        if H {
+            i32::from(p.offset(y * stride + 2 * x).cast::<u16>().read_unaligned())
+        } else {
+            i32::from(*p.offset(y * stride + x))
+        }
+    }
+}
+
+const fn bits<const H: bool>() -> u32 {
+    if H { 10 } else { 8 }
+}
+
+/// `n` coefficients: `int16_t`, or `int32_t` when `H` (FFmpeg's high-bit-depth `dctcoef`).
+///
+/// # Safety
+/// `p` points at `n` readable coefficients of that width.
+unsafe fn coefs<const H: bool>(p: *const i16, n: usize) -> Vec<i32> {
+    // SAFETY: see the function's contract.
+    unsafe {
+        if H {
+            read(p.cast::<i32>(), n)
+        } else {
+            read(p, n)
+        }
+    }
 }
 
 /// # Safety
@@ -183,36 +216,32 @@ unsafe fn read<T: Copy + Into<i32>>(p: *const T, n: usize) -> Vec<i32> {
         .collect()
 }
 
-fn h264() -> H264DspContext {
-    state()
-        .h264
-        .expect("H.264 shims are installed only after the real init")
+fn h264<const H: bool>() -> H264DspContext {
+    state().h264[usize::from(H)].expect("H.264 shims are installed only after the real init")
 }
 
-fn vp9() -> Vp9DspContext {
-    state()
-        .vp9
-        .expect("VP9 shims are installed only after the real init")
+fn vp9<const H: bool>() -> Vp9DspContext {
+    state().vp9[usize::from(H)].expect("VP9 shims are installed only after the real init")
 }
 
 macro_rules! h264_idct_shim {
     ($name:ident, $kind:expr, $field:ident) => {
-        extern "C" fn $name(dst: *mut u8, block: *mut i16, stride: c_int) {
+        extern "C" fn $name<const H: bool>(dst: *mut u8, block: *mut i16, stride: c_int) {
             let n = $kind.size();
-            offer(Kind::H264Idct($kind), |rng| {
+            offer(Kind::H264Idct($kind), H, |rng| {
                 // SAFETY: the n x n block at dst and its n*n coefficients are what the
                 // function is about to read.
-                let (plane, s, o) = embed(rng, n, n, |y, x| unsafe {
-                    pixel(dst, stride as isize, y as isize, x as isize)
+                let (plane, s, o) = embed(rng, bits::<H>(), n, n, |y, x| unsafe {
+                    px::<H>(dst, stride as isize, y as isize, x as isize)
                 });
                 // SAFETY: as above.
-                let coefs = unsafe { read(block, n * n) };
+                let coefs = unsafe { coefs::<H>(block, n * n) };
                 Inputs {
                     params: vec![s as i32, o as i32],
                     buffers: vec![plane, coefs],
                 }
             });
-            let f = h264().$field.expect("real function");
+            let f = h264::<H>().$field.expect("real function");
             // SAFETY: forwarding the decoder's own arguments to FFmpeg's function.
             unsafe { f(dst, block, stride) }
         }
@@ -228,7 +257,7 @@ h264_idct_shim!(shim_idct8_dc, H264Idct::Idct8Dc, h264_idct8_dc_add);
 ///
 /// # Safety
 /// Every n x n block at `dst + offs[i]` for i in `used` is readable.
-unsafe fn embed_blocks(
+unsafe fn embed_blocks<const H: bool>(
     rng: &mut Rng,
     dst: *const u8,
     stride: isize,
@@ -236,10 +265,12 @@ unsafe fn embed_blocks(
     used: &[usize],
     n: usize,
 ) -> (Vec<i32>, usize, usize, Vec<i32>) {
+    // FFmpeg's block offsets are in bytes: (row, column in pixels).
+    let pixel_bytes = if H { 2 } else { 1 };
     let pos = |o: c_int| {
         (
             (o as isize).div_euclid(stride) as usize,
-            (o as isize).rem_euclid(stride) as usize,
+            (o as isize).rem_euclid(stride) as usize / pixel_bytes,
         )
     };
     let (mut w, mut h) = (0, 0);
@@ -255,12 +286,14 @@ unsafe fn embed_blocks(
             for x in 0..n {
                 // SAFETY: see the function's contract.
                 grid[(y0 + y) * w + x0 + x] =
-                    Some(unsafe { pixel(dst, stride, (y0 + y) as isize, (x0 + x) as isize) });
+                    Some(unsafe { px::<H>(dst, stride, (y0 + y) as isize, (x0 + x) as isize) });
             }
         }
     }
-    let fill: Vec<i32> = (0..w * h).map(|_| rng.pixel(8)).collect();
-    let (plane, s, o) = embed(rng, w, h, |y, x| grid[y * w + x].unwrap_or(fill[y * w + x]));
+    let fill: Vec<i32> = (0..w * h).map(|_| rng.pixel(bits::<H>())).collect();
+    let (plane, s, o) = embed(rng, bits::<H>(), w, h, |y, x| {
+        grid[y * w + x].unwrap_or(fill[y * w + x])
+    });
     let out = offs
         .iter()
         .map(|&off| {
@@ -277,7 +310,7 @@ unsafe fn embed_blocks(
 
 macro_rules! h264_multi_shim {
     ($name:ident, $kind:expr, $field:ident) => {
-        extern "C" fn $name(
+        extern "C" fn $name<const H: bool>(
             dst: *mut u8,
             offs: *const c_int,
             block: *mut i16,
@@ -289,21 +322,21 @@ macro_rules! h264_multi_shim {
             } else {
                 (4, 1)
             };
-            offer(Kind::H264IdctMulti($kind), |rng| {
+            offer(Kind::H264IdctMulti($kind), H, |rng| {
                 // SAFETY: the decoder passes 16 block offsets, a 16x16-coefficient block and a
                 // 40-entry nnz cache; the blocks at the offsets are the ones the function adds to.
                 unsafe {
                     let o = std::slice::from_raw_parts(offs, 16);
                     let used: Vec<usize> = (0..16).step_by(step).collect();
                     let (plane, s, org, boffs) =
-                        embed_blocks(rng, dst, stride as isize, o, &used, n);
+                        embed_blocks::<H>(rng, dst, stride as isize, o, &used, n);
                     Inputs {
                         params: vec![s as i32, org as i32],
-                        buffers: vec![plane, read(block, 256), boffs, read(nnzc, 40)],
+                        buffers: vec![plane, coefs::<H>(block, 256), boffs, read(nnzc, 40)],
                     }
                 }
             });
-            let f = h264().$field.expect("real function");
+            let f = h264::<H>().$field.expect("real function");
             // SAFETY: forwarding the decoder's own arguments to FFmpeg's function.
             unsafe { f(dst, offs, block, stride, nnzc) }
         }
@@ -317,32 +350,33 @@ h264_multi_shim!(
 );
 h264_multi_shim!(shim_idct8_add4, H264IdctMulti::Idct8Add4, h264_idct8_add4);
 
-extern "C" fn shim_add8(
+extern "C" fn shim_add8<const H: bool>(
     dest: *mut *mut u8,
     offs: *const c_int,
     block: *mut i16,
     stride: c_int,
     nnzc: *const u8,
 ) {
-    offer(Kind::H264IdctAdd8 { chroma422: false }, |rng| {
+    offer(Kind::H264IdctAdd8 { chroma422: false }, H, |rng| {
         // SAFETY: 4:2:0 add8 reads blocks 16..20 of dest[0] and 32..36 of dest[1] at their
         // offsets, 48 blocks of coefficients and the 120-entry nnz cache.
         unsafe {
             let o = std::slice::from_raw_parts(offs, 48);
             let cb_used: Vec<usize> = (16..20).collect();
             let cr_used: Vec<usize> = (32..36).collect();
-            let (cb, s, cbo, cb_offs) = embed_blocks(rng, *dest, stride as isize, o, &cb_used, 4);
+            let (cb, s, cbo, cb_offs) =
+                embed_blocks::<H>(rng, *dest, stride as isize, o, &cb_used, 4);
             let (cr, _, cro, cr_offs) =
-                embed_blocks(rng, *dest.add(1), stride as isize, o, &cr_used, 4);
+                embed_blocks::<H>(rng, *dest.add(1), stride as isize, o, &cr_used, 4);
             let mut boffs = cb_offs;
             boffs[32..36].copy_from_slice(&cr_offs[32..36]);
             Inputs {
                 params: vec![s as i32, cbo as i32, cro as i32],
-                buffers: vec![cb, cr, read(block, 48 * 16), boffs, read(nnzc, 120)],
+                buffers: vec![cb, cr, coefs::<H>(block, 48 * 16), boffs, read(nnzc, 120)],
             }
         }
     });
-    let f = h264().h264_idct_add8.expect("real function");
+    let f = h264::<H>().h264_idct_add8.expect("real function");
     // SAFETY: forwarding the decoder's own arguments to FFmpeg's function.
     unsafe { f(dest, offs, block, stride, nnzc) }
 }
@@ -364,14 +398,14 @@ unsafe fn embed_edge(
     } else {
         (2 * reach, len)
     };
-    let (plane, s, corner) = embed(rng, w, h, |y, x| {
+    let (plane, s, corner) = embed(rng, 8, w, h, |y, x| {
         let (dy, dx) = if vertical {
             (y as isize - reach as isize, x as isize)
         } else {
             (y as isize, x as isize - reach as isize)
         };
         // SAFETY: see the function's contract.
-        unsafe { pixel(pix, stride, dy, dx) }
+        unsafe { px::<false>(pix, stride, dy, dx) }
     });
     let origin = if vertical {
         corner + reach * s
@@ -384,7 +418,7 @@ unsafe fn embed_edge(
 macro_rules! h264_lf_shim {
     ($name:ident, $kind:expr, $field:ident) => {
         extern "C" fn $name(pix: *mut u8, stride: isize, alpha: c_int, beta: c_int, tc0: *mut i8) {
-            offer(Kind::H264LoopFilter($kind), |rng| {
+            offer(Kind::H264LoopFilter($kind), false, |rng| {
                 // SAFETY: the edge window and the 4 tc0 values are what the filter reads.
                 let (plane, s, o) = unsafe {
                     embed_edge(
@@ -404,7 +438,7 @@ macro_rules! h264_lf_shim {
                     buffers: vec![plane],
                 }
             });
-            let f = h264().$field.expect("real function");
+            let f = h264::<false>().$field.expect("real function");
             // SAFETY: forwarding the decoder's own arguments to FFmpeg's function.
             unsafe { f(pix, stride, alpha, beta, tc0) }
         }
@@ -413,7 +447,7 @@ macro_rules! h264_lf_shim {
 macro_rules! h264_lf_intra_shim {
     ($name:ident, $kind:expr, $field:ident) => {
         extern "C" fn $name(pix: *mut u8, stride: isize, alpha: c_int, beta: c_int) {
-            offer(Kind::H264LoopFilter($kind), |rng| {
+            offer(Kind::H264LoopFilter($kind), false, |rng| {
                 // SAFETY: the edge window is what the filter reads.
                 let (plane, s, o) = unsafe {
                     embed_edge(
@@ -430,7 +464,7 @@ macro_rules! h264_lf_intra_shim {
                     buffers: vec![plane],
                 }
             });
-            let f = h264().$field.expect("real function");
+            let f = h264::<false>().$field.expect("real function");
             // SAFETY: forwarding the decoder's own arguments to FFmpeg's function.
             unsafe { f(pix, stride, alpha, beta) }
         }
@@ -489,6 +523,17 @@ h264_lf_intra_shim!(
     h264_h_loop_filter_chroma_mbaff_intra
 );
 
+fn install_h264_idct<const H: bool>(t: &mut H264DspContext) {
+    t.h264_idct_add = Some(shim_idct4::<H>);
+    t.h264_idct8_add = Some(shim_idct8::<H>);
+    t.h264_idct_dc_add = Some(shim_idct4_dc::<H>);
+    t.h264_idct8_dc_add = Some(shim_idct8_dc::<H>);
+    t.h264_idct_add16 = Some(shim_add16::<H>);
+    t.h264_idct_add16intra = Some(shim_add16intra::<H>);
+    t.h264_idct8_add4 = Some(shim_idct8_add4::<H>);
+    t.h264_idct_add8 = Some(shim_add8::<H>);
+}
+
 /// `-Wl,--wrap=ff_h264dsp_init`: every call of the decoder (and of the harness) lands here.
 #[unsafe(no_mangle)]
 extern "C" fn __wrap_ff_h264dsp_init(
@@ -499,20 +544,24 @@ extern "C" fn __wrap_ff_h264dsp_init(
     // SAFETY: forwarding the caller's table to the real init.
     unsafe { __real_ff_h264dsp_init(c, bit_depth, chroma_format_idc) };
     let mut st = state();
-    if !st.enabled || bit_depth != 8 || chroma_format_idc != 1 {
+    if !st.enabled || chroma_format_idc != 1 {
         return;
     }
     // SAFETY: c points at the caller's initialised table.
     let t = unsafe { &mut *c };
-    st.h264 = Some(*t);
-    t.h264_idct_add = Some(shim_idct4);
-    t.h264_idct8_add = Some(shim_idct8);
-    t.h264_idct_dc_add = Some(shim_idct4_dc);
-    t.h264_idct8_dc_add = Some(shim_idct8_dc);
-    t.h264_idct_add16 = Some(shim_add16);
-    t.h264_idct_add16intra = Some(shim_add16intra);
-    t.h264_idct8_add4 = Some(shim_idct8_add4);
-    t.h264_idct_add8 = Some(shim_add8);
+    match bit_depth {
+        8 => {
+            st.h264[0] = Some(*t);
+            install_h264_idct::<false>(t);
+        }
+        10 => {
+            // Transforms only: the 10-bit loop filters have no fixtures.
+            st.h264[1] = Some(*t);
+            install_h264_idct::<true>(t);
+            return;
+        }
+        _ => return,
+    }
     t.h264_v_loop_filter_luma = Some(shim_v_luma);
     t.h264_h_loop_filter_luma = Some(shim_h_luma);
     t.h264_h_loop_filter_luma_mbaff = Some(shim_h_luma_mbaff);
@@ -541,7 +590,7 @@ const TX_TYPES: [Vp9TxType; 4] = [
     Vp9TxType::AdstAdst,
 ];
 
-extern "C" fn shim_itxfm<const TX: usize, const TY: usize>(
+extern "C" fn shim_itxfm<const H: bool, const TX: usize, const TY: usize>(
     dst: *mut u8,
     stride: isize,
     block: *mut i16,
@@ -555,19 +604,19 @@ extern "C" fn shim_itxfm<const TX: usize, const TY: usize>(
         TX_TYPES[TY]
     };
     let n = tx.size();
-    offer(Kind::Vp9Itxfm { tx, ty }, |rng| {
+    offer(Kind::Vp9Itxfm { tx, ty }, H, |rng| {
         // SAFETY: the n x n block at dst and its n*n coefficients are what the function reads.
-        let (plane, s, o) = embed(rng, n, n, |y, x| unsafe {
-            pixel(dst, stride, y as isize, x as isize)
+        let (plane, s, o) = embed(rng, bits::<H>(), n, n, |y, x| unsafe {
+            px::<H>(dst, stride, y as isize, x as isize)
         });
         // SAFETY: as above.
-        let coefs = unsafe { read(block, n * n) };
+        let coefs = unsafe { coefs::<H>(block, n * n) };
         Inputs {
             params: vec![s as i32, o as i32, eob],
             buffers: vec![plane, coefs],
         }
     });
-    let f = vp9().itxfm_add[TX][TY].expect("real function");
+    let f = vp9::<H>().itxfm_add[TX][TY].expect("real function");
     // SAFETY: forwarding the decoder's own arguments to FFmpeg's function.
     unsafe { f(dst, stride, block, eob) }
 }
@@ -594,7 +643,7 @@ extern "C" fn shim_vp9_lf<const TABLE: usize, const A: usize, const B: usize, co
 ) {
     let kind = vp9_lf_kind(TABLE, A, B);
     let vertical = DIR == 1;
-    offer(Kind::Vp9LoopFilter { kind, vertical }, |rng| {
+    offer(Kind::Vp9LoopFilter { kind, vertical }, false, |rng| {
         // SAFETY: the edge window is what the filter reads.
         let (plane, s, o) =
             unsafe { embed_edge(rng, dst, stride, vertical, kind.length(), kind.reach()) };
@@ -603,7 +652,7 @@ extern "C" fn shim_vp9_lf<const TABLE: usize, const A: usize, const B: usize, co
             buffers: vec![plane],
         }
     });
-    let t = vp9();
+    let t = vp9::<false>();
     let f = match TABLE {
         0 => t.loop_filter_8[A][DIR],
         1 => t.loop_filter_16[DIR],
@@ -615,14 +664,23 @@ extern "C" fn shim_vp9_lf<const TABLE: usize, const A: usize, const B: usize, co
 }
 
 macro_rules! itxfm_row {
-    ($t:ident, $tx:literal) => {
+    ($t:ident, $h:ident, $tx:literal) => {
         $t.itxfm_add[$tx] = [
-            Some(shim_itxfm::<$tx, 0>),
-            Some(shim_itxfm::<$tx, 1>),
-            Some(shim_itxfm::<$tx, 2>),
-            Some(shim_itxfm::<$tx, 3>),
+            Some(shim_itxfm::<$h, $tx, 0>),
+            Some(shim_itxfm::<$h, $tx, 1>),
+            Some(shim_itxfm::<$h, $tx, 2>),
+            Some(shim_itxfm::<$h, $tx, 3>),
         ];
     };
+}
+
+fn install_vp9_itxfm_mc<const H: bool>(t: &mut Vp9DspContext) {
+    itxfm_row!(t, H, 0);
+    itxfm_row!(t, H, 1);
+    itxfm_row!(t, H, 2);
+    itxfm_row!(t, H, 3);
+    itxfm_row!(t, H, 4);
+    mc::shim_vp9_mc_table::<H>(t);
 }
 
 /// `-Wl,--wrap=ff_vp9dsp_init`.
@@ -631,17 +689,24 @@ extern "C" fn __wrap_ff_vp9dsp_init(dsp: *mut Vp9DspContext, bpp: c_int, bitexac
     // SAFETY: forwarding the caller's table to the real init.
     unsafe { __real_ff_vp9dsp_init(dsp, bpp, bitexact) };
     let mut st = state();
-    if !st.enabled || bpp != 8 {
+    if !st.enabled {
         return;
     }
     // SAFETY: dsp points at the caller's initialised table.
     let t = unsafe { &mut *dsp };
-    st.vp9 = Some(*t);
-    itxfm_row!(t, 0);
-    itxfm_row!(t, 1);
-    itxfm_row!(t, 2);
-    itxfm_row!(t, 3);
-    itxfm_row!(t, 4);
+    match bpp {
+        8 => {
+            st.vp9[0] = Some(*t);
+            install_vp9_itxfm_mc::<false>(t);
+        }
+        10 => {
+            // Transforms and MC only: the 10-bit loop filters have no fixtures.
+            st.vp9[1] = Some(*t);
+            install_vp9_itxfm_mc::<true>(t);
+            return;
+        }
+        _ => return,
+    }
     t.loop_filter_8 = [
         [
             Some(shim_vp9_lf::<0, 0, 0, 0>),
@@ -656,7 +721,6 @@ extern "C" fn __wrap_ff_vp9dsp_init(dsp: *mut Vp9DspContext, bpp: c_int, bitexac
             Some(shim_vp9_lf::<0, 2, 0, 1>),
         ],
     ];
-    mc::shim_vp9_mc_table(t);
     t.loop_filter_16 = [
         Some(shim_vp9_lf::<1, 0, 0, 0>),
         Some(shim_vp9_lf::<1, 0, 0, 1>),
@@ -838,7 +902,9 @@ fn run() -> anyhow::Result<bool> {
         "h264_high_cavlc_320x240.h264",
         "h264_interlaced_320x240.h264",
         "h264_odd_200x130.h264",
+        "h264_high10_320x240.h264",
         "vp9_8bit_320x240.ivf",
+        "vp9_10bit_320x240.ivf",
         "vp9_lossless_176x144.ivf",
         "vp9_odd_201x131.ivf",
     ] {

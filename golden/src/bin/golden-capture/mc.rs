@@ -11,7 +11,7 @@ use super::*;
 /// # Safety
 /// Those pixels around `src` are readable.
 #[allow(clippy::too_many_arguments)]
-unsafe fn mc_source(
+unsafe fn mc_source<const H: bool>(
     rng: &mut Rng,
     src: *const u8,
     src_stride: isize,
@@ -22,12 +22,12 @@ unsafe fn mc_source(
     yr: (usize, usize),
 ) -> (Vec<i32>, usize) {
     let rows = before + h + after;
-    let mut buf: Vec<i32> = (0..stride * rows).map(|_| rng.pixel(8)).collect();
+    let mut buf: Vec<i32> = (0..stride * rows).map(|_| rng.pixel(bits::<H>())).collect();
     for y in -(yr.0 as isize)..(h + yr.1) as isize {
         for x in -(xr.0 as isize)..(w + xr.1) as isize {
             let at = (y + before as isize) as usize * stride + (x + before as isize) as usize;
             // SAFETY: see the function's contract.
-            buf[at] = unsafe { pixel(src, src_stride, y, x) };
+            buf[at] = unsafe { px::<H>(src, src_stride, y, x) };
         }
     }
     (buf, before * stride + before)
@@ -37,7 +37,7 @@ unsafe fn mc_source(
 ///
 /// # Safety
 /// The `w x h` block at `dst` is readable.
-unsafe fn mc_dest(
+unsafe fn mc_dest<const H: bool>(
     rng: &mut Rng,
     dst: *const u8,
     dst_stride: isize,
@@ -46,21 +46,26 @@ unsafe fn mc_dest(
     stride: usize,
 ) -> (Vec<i32>, usize) {
     let mut buf: Vec<i32> = (0..stride * (h + 2 * GUARD_ROWS))
-        .map(|_| rng.pixel(8))
+        .map(|_| rng.pixel(bits::<H>()))
         .collect();
     let origin = GUARD_ROWS * stride + GUARD_COLS;
     for y in 0..h {
         for x in 0..w {
             // SAFETY: see the function's contract.
             buf[origin + y * stride + x] =
-                unsafe { pixel(dst, dst_stride, y as isize, x as isize) };
+                unsafe { px::<H>(dst, dst_stride, y as isize, x as isize) };
         }
     }
     (buf, origin)
 }
 
 /// `{put,avg}_h264_qpel_pixels_tab[SIZE][POS]`, SIZE 0..3 = 16, 8, 4.
-pub(crate) extern "C" fn shim_qpel<const OP: usize, const SIZE: usize, const POS: usize>(
+pub(crate) extern "C" fn shim_qpel<
+    const H: bool,
+    const OP: usize,
+    const SIZE: usize,
+    const POS: usize,
+>(
     dst: *mut u8,
     src: *const u8,
     stride: isize,
@@ -68,14 +73,14 @@ pub(crate) extern "C" fn shim_qpel<const OP: usize, const SIZE: usize, const POS
     let size = 16 >> SIZE;
     let op = if OP == 0 { Op::Put } else { Op::Avg };
     let (x, y) = (POS % 4, POS / 4);
-    offer(Kind::H264Qpel { op, size }, |rng| {
+    offer(Kind::H264Qpel { op, size }, H, |rng| {
         // dst and src share the stride in FFmpeg's prototype.
         let s = size + 8;
         let reach = |sub: bool| if sub { (2, 3) } else { (0, 0) };
         // SAFETY: the 6-tap filters read 2 before and 3 after the block in each direction
         // they interpolate (the decoder's edge emulation provides exactly that rectangle).
         let (src_buf, src_origin) = unsafe {
-            mc_source(
+            mc_source::<H>(
                 rng,
                 src,
                 stride,
@@ -87,7 +92,7 @@ pub(crate) extern "C" fn shim_qpel<const OP: usize, const SIZE: usize, const POS
             )
         };
         // SAFETY: the size x size destination block.
-        let (dst_buf, dst_origin) = unsafe { mc_dest(rng, dst, stride, size, size, s) };
+        let (dst_buf, dst_origin) = unsafe { mc_dest::<H>(rng, dst, stride, size, size, s) };
         Inputs {
             params: vec![
                 s as i32,
@@ -99,9 +104,8 @@ pub(crate) extern "C" fn shim_qpel<const OP: usize, const SIZE: usize, const POS
             buffers: vec![dst_buf, src_buf],
         }
     });
-    let t = state()
-        .qpel
-        .expect("qpel shims are installed only after the real init");
+    let t =
+        state().qpel[usize::from(H)].expect("qpel shims are installed only after the real init");
     let tab = if OP == 0 {
         &t.put_h264_qpel_pixels_tab
     } else {
@@ -113,7 +117,7 @@ pub(crate) extern "C" fn shim_qpel<const OP: usize, const SIZE: usize, const POS
 }
 
 /// `{put,avg}_h264_chroma_pixels_tab[IDX]`, IDX 0..3 = width 8, 4, 2.
-pub(crate) extern "C" fn shim_chroma<const OP: usize, const IDX: usize>(
+pub(crate) extern "C" fn shim_chroma<const H: bool, const OP: usize, const IDX: usize>(
     dst: *mut u8,
     src: *mut u8,
     stride: isize,
@@ -123,13 +127,13 @@ pub(crate) extern "C" fn shim_chroma<const OP: usize, const IDX: usize>(
 ) {
     let width = 8 >> IDX;
     let op = if OP == 0 { Op::Put } else { Op::Avg };
-    offer(Kind::H264ChromaMc { op, width }, |rng| {
+    offer(Kind::H264ChromaMc { op, width }, H, |rng| {
         let s = width + 8;
         let hh = h.max(0) as usize;
         // SAFETY: the bilinear filter reads one column after the block when x != 0 and one
         // row after it when y != 0 (otherwise those weights are 0).
         let (src_buf, src_origin) = unsafe {
-            mc_source(
+            mc_source::<H>(
                 rng,
                 src,
                 stride,
@@ -141,14 +145,13 @@ pub(crate) extern "C" fn shim_chroma<const OP: usize, const IDX: usize>(
             )
         };
         // SAFETY: the width x h destination block.
-        let (dst_buf, dst_origin) = unsafe { mc_dest(rng, dst, stride, width, hh, s) };
+        let (dst_buf, dst_origin) = unsafe { mc_dest::<H>(rng, dst, stride, width, hh, s) };
         Inputs {
             params: vec![s as i32, dst_origin as i32, src_origin as i32, h, x, y],
             buffers: vec![dst_buf, src_buf],
         }
     });
-    let t = state()
-        .chroma
+    let t = state().chroma[usize::from(H)]
         .expect("chroma shims are installed only after the real init");
     let tab = if OP == 0 {
         &t.put_h264_chroma_pixels_tab
@@ -169,6 +172,7 @@ const FILTERS: [Vp9Filter; 4] = [
 
 /// `mc[W][F][OP][MX][MY]`, W 0..5 = width 64, 32, 16, 8, 4.
 pub(crate) extern "C" fn shim_vp9_mc<
+    const H: bool,
     const W: usize,
     const F: usize,
     const OP: usize,
@@ -186,7 +190,7 @@ pub(crate) extern "C" fn shim_vp9_mc<
     let width = 64 >> W;
     let filter = FILTERS[F];
     let op = if OP == 0 { Op::Put } else { Op::Avg };
-    offer(Kind::Vp9Mc { op, filter }, |rng| {
+    offer(Kind::Vp9Mc { op, filter }, H, |rng| {
         let hh = h.max(0) as usize;
         let s = width + 8;
         // 8-tap filters read 3 before and 4 after in the directions they interpolate,
@@ -198,7 +202,7 @@ pub(crate) extern "C" fn shim_vp9_mc<
         };
         // SAFETY: the decoder makes exactly those pixels readable (edge emulation).
         let (src_buf, src_origin) = unsafe {
-            mc_source(
+            mc_source::<H>(
                 rng,
                 src,
                 src_stride,
@@ -211,7 +215,7 @@ pub(crate) extern "C" fn shim_vp9_mc<
         };
         let ds = width + 2 * GUARD_COLS;
         // SAFETY: the width x h destination block.
-        let (dst_buf, dst_origin) = unsafe { mc_dest(rng, dst, dst_stride, width, hh, ds) };
+        let (dst_buf, dst_origin) = unsafe { mc_dest::<H>(rng, dst, dst_stride, width, hh, ds) };
         Inputs {
             params: vec![
                 width as i32,
@@ -226,32 +230,41 @@ pub(crate) extern "C" fn shim_vp9_mc<
             buffers: vec![dst_buf, src_buf],
         }
     });
-    let f = vp9().mc[W][F][OP][MX][MY].expect("real function");
+    let f = vp9::<H>().mc[W][F][OP][MX][MY].expect("real function");
     // SAFETY: forwarding the decoder's own arguments to FFmpeg's function.
     unsafe { f(dst, dst_stride, src, src_stride, h, mx, my) }
 }
 
 macro_rules! qpel_row {
-    ($op:literal, $size:literal) => {
+    ($h:ident, $op:literal, $size:literal) => {
         [
-            Some(shim_qpel::<$op, $size, 0>),
-            Some(shim_qpel::<$op, $size, 1>),
-            Some(shim_qpel::<$op, $size, 2>),
-            Some(shim_qpel::<$op, $size, 3>),
-            Some(shim_qpel::<$op, $size, 4>),
-            Some(shim_qpel::<$op, $size, 5>),
-            Some(shim_qpel::<$op, $size, 6>),
-            Some(shim_qpel::<$op, $size, 7>),
-            Some(shim_qpel::<$op, $size, 8>),
-            Some(shim_qpel::<$op, $size, 9>),
-            Some(shim_qpel::<$op, $size, 10>),
-            Some(shim_qpel::<$op, $size, 11>),
-            Some(shim_qpel::<$op, $size, 12>),
-            Some(shim_qpel::<$op, $size, 13>),
-            Some(shim_qpel::<$op, $size, 14>),
-            Some(shim_qpel::<$op, $size, 15>),
+            Some(shim_qpel::<$h, $op, $size, 0>),
+            Some(shim_qpel::<$h, $op, $size, 1>),
+            Some(shim_qpel::<$h, $op, $size, 2>),
+            Some(shim_qpel::<$h, $op, $size, 3>),
+            Some(shim_qpel::<$h, $op, $size, 4>),
+            Some(shim_qpel::<$h, $op, $size, 5>),
+            Some(shim_qpel::<$h, $op, $size, 6>),
+            Some(shim_qpel::<$h, $op, $size, 7>),
+            Some(shim_qpel::<$h, $op, $size, 8>),
+            Some(shim_qpel::<$h, $op, $size, 9>),
+            Some(shim_qpel::<$h, $op, $size, 10>),
+            Some(shim_qpel::<$h, $op, $size, 11>),
+            Some(shim_qpel::<$h, $op, $size, 12>),
+            Some(shim_qpel::<$h, $op, $size, 13>),
+            Some(shim_qpel::<$h, $op, $size, 14>),
+            Some(shim_qpel::<$h, $op, $size, 15>),
         ]
     };
+}
+
+fn install_qpel<const H: bool>(t: &mut H264QpelContext) {
+    t.put_h264_qpel_pixels_tab[0] = qpel_row!(H, 0, 0);
+    t.put_h264_qpel_pixels_tab[1] = qpel_row!(H, 0, 1);
+    t.put_h264_qpel_pixels_tab[2] = qpel_row!(H, 0, 2);
+    t.avg_h264_qpel_pixels_tab[0] = qpel_row!(H, 1, 0);
+    t.avg_h264_qpel_pixels_tab[1] = qpel_row!(H, 1, 1);
+    t.avg_h264_qpel_pixels_tab[2] = qpel_row!(H, 1, 2);
 }
 
 /// `-Wl,--wrap=ff_h264qpel_init`.
@@ -260,18 +273,31 @@ extern "C" fn __wrap_ff_h264qpel_init(c: *mut H264QpelContext, bit_depth: c_int)
     // SAFETY: forwarding the caller's table to the real init.
     unsafe { __real_ff_h264qpel_init(c, bit_depth) };
     let mut st = state();
-    if !st.enabled || bit_depth != 8 {
+    if !st.enabled {
         return;
     }
     // SAFETY: c points at the caller's initialised table.
     let t = unsafe { &mut *c };
-    st.qpel = Some(*t);
-    t.put_h264_qpel_pixels_tab[0] = qpel_row!(0, 0);
-    t.put_h264_qpel_pixels_tab[1] = qpel_row!(0, 1);
-    t.put_h264_qpel_pixels_tab[2] = qpel_row!(0, 2);
-    t.avg_h264_qpel_pixels_tab[0] = qpel_row!(1, 0);
-    t.avg_h264_qpel_pixels_tab[1] = qpel_row!(1, 1);
-    t.avg_h264_qpel_pixels_tab[2] = qpel_row!(1, 2);
+    match bit_depth {
+        8 => {
+            st.qpel[0] = Some(*t);
+            install_qpel::<false>(t);
+        }
+        10 => {
+            st.qpel[1] = Some(*t);
+            install_qpel::<true>(t);
+        }
+        _ => {}
+    }
+}
+
+fn install_chroma<const H: bool>(t: &mut H264ChromaContext) {
+    t.put_h264_chroma_pixels_tab[0] = Some(shim_chroma::<H, 0, 0>);
+    t.put_h264_chroma_pixels_tab[1] = Some(shim_chroma::<H, 0, 1>);
+    t.put_h264_chroma_pixels_tab[2] = Some(shim_chroma::<H, 0, 2>);
+    t.avg_h264_chroma_pixels_tab[0] = Some(shim_chroma::<H, 1, 0>);
+    t.avg_h264_chroma_pixels_tab[1] = Some(shim_chroma::<H, 1, 1>);
+    t.avg_h264_chroma_pixels_tab[2] = Some(shim_chroma::<H, 1, 2>);
 }
 
 /// `-Wl,--wrap=ff_h264chroma_init`.
@@ -280,41 +306,45 @@ extern "C" fn __wrap_ff_h264chroma_init(c: *mut H264ChromaContext, bit_depth: c_
     // SAFETY: forwarding the caller's table to the real init.
     unsafe { __real_ff_h264chroma_init(c, bit_depth) };
     let mut st = state();
-    if !st.enabled || bit_depth != 8 {
+    if !st.enabled {
         return;
     }
     // SAFETY: c points at the caller's initialised table.
     let t = unsafe { &mut *c };
-    st.chroma = Some(*t);
-    t.put_h264_chroma_pixels_tab[0] = Some(shim_chroma::<0, 0>);
-    t.put_h264_chroma_pixels_tab[1] = Some(shim_chroma::<0, 1>);
-    t.put_h264_chroma_pixels_tab[2] = Some(shim_chroma::<0, 2>);
-    t.avg_h264_chroma_pixels_tab[0] = Some(shim_chroma::<1, 0>);
-    t.avg_h264_chroma_pixels_tab[1] = Some(shim_chroma::<1, 1>);
-    t.avg_h264_chroma_pixels_tab[2] = Some(shim_chroma::<1, 2>);
+    match bit_depth {
+        8 => {
+            st.chroma[0] = Some(*t);
+            install_chroma::<false>(t);
+        }
+        10 => {
+            st.chroma[1] = Some(*t);
+            install_chroma::<true>(t);
+        }
+        _ => {}
+    }
 }
 
 macro_rules! vp9_mc_filter {
-    ($w:literal, $f:literal) => {
+    ($h:ident, $w:literal, $f:literal) => {
         [
             [
                 [
-                    Some(shim_vp9_mc::<$w, $f, 0, 0, 0>),
-                    Some(shim_vp9_mc::<$w, $f, 0, 0, 1>),
+                    Some(shim_vp9_mc::<$h, $w, $f, 0, 0, 0>),
+                    Some(shim_vp9_mc::<$h, $w, $f, 0, 0, 1>),
                 ],
                 [
-                    Some(shim_vp9_mc::<$w, $f, 0, 1, 0>),
-                    Some(shim_vp9_mc::<$w, $f, 0, 1, 1>),
+                    Some(shim_vp9_mc::<$h, $w, $f, 0, 1, 0>),
+                    Some(shim_vp9_mc::<$h, $w, $f, 0, 1, 1>),
                 ],
             ],
             [
                 [
-                    Some(shim_vp9_mc::<$w, $f, 1, 0, 0>),
-                    Some(shim_vp9_mc::<$w, $f, 1, 0, 1>),
+                    Some(shim_vp9_mc::<$h, $w, $f, 1, 0, 0>),
+                    Some(shim_vp9_mc::<$h, $w, $f, 1, 0, 1>),
                 ],
                 [
-                    Some(shim_vp9_mc::<$w, $f, 1, 1, 0>),
-                    Some(shim_vp9_mc::<$w, $f, 1, 1, 1>),
+                    Some(shim_vp9_mc::<$h, $w, $f, 1, 1, 0>),
+                    Some(shim_vp9_mc::<$h, $w, $f, 1, 1, 1>),
                 ],
             ],
         ]
@@ -322,23 +352,23 @@ macro_rules! vp9_mc_filter {
 }
 
 macro_rules! vp9_mc_width {
-    ($w:literal) => {
+    ($h:ident, $w:literal) => {
         [
-            vp9_mc_filter!($w, 0),
-            vp9_mc_filter!($w, 1),
-            vp9_mc_filter!($w, 2),
-            vp9_mc_filter!($w, 3),
+            vp9_mc_filter!($h, $w, 0),
+            vp9_mc_filter!($h, $w, 1),
+            vp9_mc_filter!($h, $w, 2),
+            vp9_mc_filter!($h, $w, 3),
         ]
     };
 }
 
 /// Replaces a VP9 table's MC entries with shims.
-pub(crate) fn shim_vp9_mc_table(t: &mut Vp9DspContext) {
+pub(crate) fn shim_vp9_mc_table<const H: bool>(t: &mut Vp9DspContext) {
     t.mc = [
-        vp9_mc_width!(0),
-        vp9_mc_width!(1),
-        vp9_mc_width!(2),
-        vp9_mc_width!(3),
-        vp9_mc_width!(4),
+        vp9_mc_width!(H, 0),
+        vp9_mc_width!(H, 1),
+        vp9_mc_width!(H, 2),
+        vp9_mc_width!(H, 3),
+        vp9_mc_width!(H, 4),
     ];
 }
