@@ -164,38 +164,86 @@ fn fixtures_record_the_expected_side_effects() {
 /// Over all cases of a loop filter's fixture: how many lines across the edge it changed and
 /// how many it left alone.
 fn lf_lines(k: &Kernel, f: &Fixture) -> (usize, usize) {
+    let reach = lf_reach(k, f);
+    let kept = reach[0];
+    (reach.iter().sum::<usize>() - kept, kept)
+}
+
+/// For every line across the edge, how far from the edge the filter changed pixels:
+/// `[unchanged, p0/q0 only, up to p1/q1, up to p2/q2, ..., up to p7/q7]` counts. Each
+/// branch of the filters has its own reach (normal: 1 or 2 pixels per side, H.264 strong
+/// intra and VP9 flat8: 3, VP9 flat16: up to 7), so this shows which branches ran.
+fn lf_reach(k: &Kernel, f: &Fixture) -> [usize; 9] {
     use golden::catalog::Kind;
     let (len, vertical) = match k.kind {
         Kind::H264LoopFilter(l) => (l.length(), l.is_vertical()),
         Kind::Vp9LoopFilter { kind, vertical } => (kind.length(), vertical),
         _ => unreachable!("{} is not a loop filter", k.name),
     };
-    let (mut filtered, mut kept) = (0, 0);
+    let mut hist = [0; 9];
     for (ci, c) in f.cases.iter().enumerate() {
         let stride = f.param(ci, "stride").unwrap() as isize;
         let origin = f.param(ci, "origin").unwrap() as isize;
         let before = &c.buffers[0].before;
         let after = c.buffers[0].expected();
         for along in 0..len as isize {
-            let changed = (-8..8).any(|across| {
+            let mut reach = 0;
+            for across in -8..8isize {
                 let p = if vertical {
                     origin + across * stride + along
                 } else {
                     origin + along * stride + across
                 };
-                usize::try_from(p)
+                let changed = usize::try_from(p)
                     .ok()
                     .filter(|&p| p < before.len())
-                    .is_some_and(|p| before[p] != after[p])
-            });
-            if changed {
-                filtered += 1;
-            } else {
-                kept += 1;
+                    .is_some_and(|p| before[p] != after[p]);
+                if changed {
+                    let d = if across < 0 { -across } else { across + 1 };
+                    reach = reach.max(d as usize);
+                }
             }
+            hist[reach] += 1;
         }
     }
-    (filtered, kept)
+    hist
+}
+
+#[test]
+fn loop_filter_inputs_reach_every_branch() {
+    use golden::catalog::Kind;
+    for k in catalog::all() {
+        // The reaches each branch produces; each must occur in the fixture.
+        let want: &[usize] = match k.kind {
+            Kind::H264LoopFilter(l) if !l.is_luma() => &[0, 1],
+            // Weak intra filter: p0 only; strong: p0..p2.
+            Kind::H264LoopFilter(l) if l.is_intra() => &[0, 1, 3],
+            // Normal: p0 only, or p1 too when |p2 - p0| < beta.
+            Kind::H264LoopFilter(_) => &[0, 1, 2],
+            Kind::Vp9LoopFilter { kind, .. } => match kind.reach() {
+                // filter4 changes p0 (hev) or p1 too; flat8 p0..p2; flat16 up to p6.
+                8 => &[0, 1, 2, 3, 7],
+                _ if matches!(kind, golden::reference::Vp9LoopFilter::Len8 { wd: 4 }) => &[0, 1, 2],
+                _ if matches!(
+                    kind,
+                    golden::reference::Vp9LoopFilter::Mix2 { wd0: 4, wd1: 4 }
+                ) =>
+                {
+                    &[0, 1, 2]
+                }
+                _ => &[0, 1, 2, 3],
+            },
+            _ => continue,
+        };
+        let hist = lf_reach(&k, &load(&k));
+        for &r in want {
+            assert!(
+                hist[r] > 0,
+                "{}: no edge line with reach {r}; reaches {hist:?}",
+                k.name
+            );
+        }
+    }
 }
 
 /// Runs the C reference on case `case` of `f` and returns the buffers it leaves.
