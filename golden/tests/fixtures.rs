@@ -385,3 +385,72 @@ fn captured_fixtures_are_reproduced_by_decoding_the_streams() {
         "{text}"
     );
 }
+
+/// The transforms' shortcut paths are in the fixtures: VP9 DCT_DCT blocks with eob 1 (the
+/// DC-only path) and partial blocks, and H.264 macroblocks mixing empty, DC-only and full
+/// blocks.
+#[test]
+fn transform_fixtures_take_the_shortcut_paths() {
+    use golden::catalog::Kind;
+    use golden::reference::{Vp9TxSize, Vp9TxType};
+    for k in catalog::all() {
+        let f = load(&k);
+        match k.kind {
+            Kind::Vp9Itxfm {
+                tx,
+                ty: Vp9TxType::DctDct,
+            } if tx != Vp9TxSize::Wht => {
+                let n = (tx.size() * tx.size()) as i32;
+                let eobs: Vec<i32> = (0..f.cases.len())
+                    .map(|i| f.param(i, "eob").unwrap())
+                    .collect();
+                assert!(eobs.contains(&1), "{}: no DC-only block", k.name);
+                assert!(
+                    eobs.iter().any(|&e| e > 1 && e <= n / 4),
+                    "{}: no partial block",
+                    k.name
+                );
+                assert!(
+                    eobs.iter().any(|&e| e > n / 2),
+                    "{}: no (nearly) full block",
+                    k.name
+                );
+            }
+            Kind::H264IdctMulti(m) => {
+                // Which path each block takes: skip, DC only, or the full transform.
+                let (nnzc, block) = (
+                    f.buffer_index("nnzc").unwrap(),
+                    f.buffer_index("block").unwrap(),
+                );
+                let elem = f.buffers[block].elem;
+                let step = if m == golden::reference::H264IdctMulti::Idct8Add4 {
+                    4
+                } else {
+                    1
+                };
+                let mut seen = [false; 3];
+                for c in &f.cases {
+                    for b in (0..16).step_by(step) {
+                        let nnz = c.buffers[nnzc].before[golden::inputs::scan8(b)];
+                        let dc = elem.get(&c.buffers[block].before, b * 16) != 0;
+                        let path = match (m, nnz, dc) {
+                            (golden::reference::H264IdctMulti::Add16Intra, 0, false) => 0,
+                            (golden::reference::H264IdctMulti::Add16Intra, 0, true) => 1,
+                            (golden::reference::H264IdctMulti::Add16Intra, _, _) => 2,
+                            (_, 0, _) => 0,
+                            (_, 1, true) => 1,
+                            _ => 2,
+                        };
+                        seen[path] = true;
+                    }
+                }
+                assert_eq!(
+                    seen, [true; 3],
+                    "{}: skipped / DC-only / full blocks",
+                    k.name
+                );
+            }
+            _ => {}
+        }
+    }
+}
