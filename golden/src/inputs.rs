@@ -13,8 +13,7 @@
 
 use crate::catalog::{Inputs, Kernel, Kind};
 use crate::reference::{
-    H264Idct, H264IdctMulti, H264LoopFilter, Op, Vp9Filter, Vp9LoopFilter, Vp9TxSize, Vp9TxType,
-    vp9_scan,
+    H264Idct, H264IdctMulti, H264LoopFilter, Vp9LoopFilter, Vp9TxSize, Vp9TxType, vp9_scan,
 };
 use crate::rng::Rng;
 use crate::transform::{Forward, Kind1d};
@@ -31,11 +30,11 @@ pub(crate) fn generate(k: &Kernel, seed: u64) -> Vec<Inputs> {
         Kind::H264IdctMulti(kind) => h264_idct_multi(&mut rng, bits, kind),
         Kind::H264IdctAdd8 { chroma422 } => h264_idct_add8(&mut rng, bits, chroma422),
         Kind::H264LoopFilter(kind) => h264_loop_filter(&mut rng, bits, kind),
-        Kind::H264Qpel { op, size } => h264_qpel(&mut rng, bits, op, size),
-        Kind::H264ChromaMc { op, width } => h264_chroma(&mut rng, bits, op, width),
+        Kind::H264Qpel { size, .. } => h264_qpel(&mut rng, bits, size),
+        Kind::H264ChromaMc { width, .. } => h264_chroma(&mut rng, bits, width),
         Kind::Vp9Itxfm { tx, ty } => vp9_itxfm(&mut rng, bits, tx, ty),
         Kind::Vp9LoopFilter { kind, vertical } => vp9_loop_filter(&mut rng, bits, kind, vertical),
-        Kind::Vp9Mc { op, filter } => vp9_mc(&mut rng, bits, op, filter),
+        Kind::Vp9Mc { .. } => vp9_mc(&mut rng, bits),
     }
 }
 
@@ -474,8 +473,9 @@ fn mc_source(rng: &mut Rng, bits: u32, n: usize) -> Vec<i32> {
     }
 }
 
-fn h264_qpel(rng: &mut Rng, bits: u32, op: Op, size: usize) -> Vec<Inputs> {
-    let _ = op;
+/// Put and avg take the same kind of inputs (each kernel has its own seed); for avg the
+/// destination's pixels are an input too.
+fn h264_qpel(rng: &mut Rng, bits: u32, size: usize) -> Vec<Inputs> {
     // dst and src share the stride in FFmpeg's prototype.
     let stride = size + 8;
     let reps = match size {
@@ -484,9 +484,8 @@ fn h264_qpel(rng: &mut Rng, bits: u32, op: Op, size: usize) -> Vec<Inputs> {
         _ => 4,
     };
     let mut out = Vec::new();
-    for rep in 0..reps {
+    for _ in 0..reps {
         for pos in 0..16u8 {
-            let _ = rep;
             let (x, y) = (pos % 4, pos / 4);
             let src = mc_source(rng, bits, stride * (size + 5));
             let src_origin = 2 * stride + 2;
@@ -507,8 +506,7 @@ fn h264_qpel(rng: &mut Rng, bits: u32, op: Op, size: usize) -> Vec<Inputs> {
     out
 }
 
-fn h264_chroma(rng: &mut Rng, bits: u32, op: Op, width: usize) -> Vec<Inputs> {
-    let _ = op;
+fn h264_chroma(rng: &mut Rng, bits: u32, width: usize) -> Vec<Inputs> {
     let stride = width + 8;
     let heights: &[usize] = match width {
         8 => &[8, 4, 16],
@@ -753,8 +751,8 @@ fn vp9_loop_filter(rng: &mut Rng, bits: u32, kind: Vp9LoopFilter, vertical: bool
         .collect()
 }
 
-fn vp9_mc(rng: &mut Rng, bits: u32, op: Op, filter: Vp9Filter) -> Vec<Inputs> {
-    let _ = (op, filter);
+/// The same kind of inputs for every filter and for put and avg (each kernel has its own seed).
+fn vp9_mc(rng: &mut Rng, bits: u32) -> Vec<Inputs> {
     let mut out = Vec::new();
     for width in [64usize, 32, 16, 8, 4] {
         // (mx, my) pairs: every pair for 4-wide blocks at 8 bits; every mx and every my at
