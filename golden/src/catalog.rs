@@ -529,7 +529,7 @@ fn run_depth<D: Depth>(
 /// Every kernel with a fixture, in a fixed order.
 pub fn all() -> Vec<Kernel> {
     let mut v = Vec::new();
-    // Transforms and MC at 8 and 10 bits; loop filters at 8 bits.
+    // Transforms and MC at 8 and 10 bits.
     for bits in [8, 10] {
         for k in [
             H264Idct::Idct4,
@@ -592,9 +592,18 @@ pub fn all() -> Vec<Kernel> {
             }
         }
     }
-    for k in H264LoopFilter::ALL {
-        v.push(Kernel::new(Kind::H264LoopFilter(k), 8));
+    // Loop filters at 8 and 10 bits (10-bit: VP9 profile 2 and H.264 High 10).
+    for bits in [8, 10] {
+        for k in H264LoopFilter::ALL {
+            v.push(Kernel::new(Kind::H264LoopFilter(k), bits));
+        }
+        v.extend(vp9_loop_filters(bits));
     }
+    v
+}
+
+fn vp9_loop_filters(bits: u32) -> Vec<Kernel> {
+    let mut v = Vec::new();
     for vertical in [false, true] {
         for kind in [
             Vp9LoopFilter::Len8 { wd: 4 },
@@ -606,7 +615,7 @@ pub fn all() -> Vec<Kernel> {
             Vp9LoopFilter::Mix2 { wd0: 8, wd1: 4 },
             Vp9LoopFilter::Mix2 { wd0: 8, wd1: 8 },
         ] {
-            v.push(Kernel::new(Kind::Vp9LoopFilter { kind, vertical }, 8));
+            v.push(Kernel::new(Kind::Vp9LoopFilter { kind, vertical }, bits));
         }
     }
     v

@@ -184,8 +184,10 @@ fn lf_reach(k: &Kernel, f: &Fixture) -> [usize; 9] {
     for (ci, c) in f.cases.iter().enumerate() {
         let stride = f.param(ci, "stride").unwrap() as isize;
         let origin = f.param(ci, "origin").unwrap() as isize;
+        let elem = f.buffers[0].elem;
         let before = &c.buffers[0].before;
         let after = c.buffers[0].expected();
+        let n = before.len() / elem.size();
         for along in 0..len as isize {
             let mut reach = 0;
             for across in -8..8isize {
@@ -196,8 +198,8 @@ fn lf_reach(k: &Kernel, f: &Fixture) -> [usize; 9] {
                 };
                 let changed = usize::try_from(p)
                     .ok()
-                    .filter(|&p| p < before.len())
-                    .is_some_and(|p| before[p] != after[p]);
+                    .filter(|&p| p < n)
+                    .is_some_and(|p| elem.get(before, p) != elem.get(&after, p));
                 if changed {
                     let d = if across < 0 { -across } else { across + 1 };
                     reach = reach.max(d as usize);

@@ -385,7 +385,7 @@ extern "C" fn shim_add8<const H: bool>(
 ///
 /// # Safety
 /// The filter's window around `pix` is readable (the decoder filters interior edges only).
-unsafe fn embed_edge(
+unsafe fn embed_edge<const H: bool>(
     rng: &mut Rng,
     pix: *const u8,
     stride: isize,
@@ -398,14 +398,14 @@ unsafe fn embed_edge(
     } else {
         (2 * reach, len)
     };
-    let (plane, s, corner) = embed(rng, 8, w, h, |y, x| {
+    let (plane, s, corner) = embed(rng, bits::<H>(), w, h, |y, x| {
         let (dy, dx) = if vertical {
             (y as isize - reach as isize, x as isize)
         } else {
             (y as isize, x as isize - reach as isize)
         };
         // SAFETY: see the function's contract.
-        unsafe { px::<false>(pix, stride, dy, dx) }
+        unsafe { px::<H>(pix, stride, dy, dx) }
     });
     let origin = if vertical {
         corner + reach * s
@@ -417,11 +417,17 @@ unsafe fn embed_edge(
 
 macro_rules! h264_lf_shim {
     ($name:ident, $kind:expr, $field:ident) => {
-        extern "C" fn $name(pix: *mut u8, stride: isize, alpha: c_int, beta: c_int, tc0: *mut i8) {
-            offer(Kind::H264LoopFilter($kind), false, |rng| {
+        extern "C" fn $name<const H: bool>(
+            pix: *mut u8,
+            stride: isize,
+            alpha: c_int,
+            beta: c_int,
+            tc0: *mut i8,
+        ) {
+            offer(Kind::H264LoopFilter($kind), H, |rng| {
                 // SAFETY: the edge window and the 4 tc0 values are what the filter reads.
                 let (plane, s, o) = unsafe {
-                    embed_edge(
+                    embed_edge::<H>(
                         rng,
                         pix,
                         stride,
@@ -438,7 +444,7 @@ macro_rules! h264_lf_shim {
                     buffers: vec![plane],
                 }
             });
-            let f = h264::<false>().$field.expect("real function");
+            let f = h264::<H>().$field.expect("real function");
             // SAFETY: forwarding the decoder's own arguments to FFmpeg's function.
             unsafe { f(pix, stride, alpha, beta, tc0) }
         }
@@ -446,11 +452,11 @@ macro_rules! h264_lf_shim {
 }
 macro_rules! h264_lf_intra_shim {
     ($name:ident, $kind:expr, $field:ident) => {
-        extern "C" fn $name(pix: *mut u8, stride: isize, alpha: c_int, beta: c_int) {
-            offer(Kind::H264LoopFilter($kind), false, |rng| {
+        extern "C" fn $name<const H: bool>(pix: *mut u8, stride: isize, alpha: c_int, beta: c_int) {
+            offer(Kind::H264LoopFilter($kind), H, |rng| {
                 // SAFETY: the edge window is what the filter reads.
                 let (plane, s, o) = unsafe {
-                    embed_edge(
+                    embed_edge::<H>(
                         rng,
                         pix,
                         stride,
@@ -464,7 +470,7 @@ macro_rules! h264_lf_intra_shim {
                     buffers: vec![plane],
                 }
             });
-            let f = h264::<false>().$field.expect("real function");
+            let f = h264::<H>().$field.expect("real function");
             // SAFETY: forwarding the decoder's own arguments to FFmpeg's function.
             unsafe { f(pix, stride, alpha, beta) }
         }
@@ -552,28 +558,30 @@ extern "C" fn __wrap_ff_h264dsp_init(
     match bit_depth {
         8 => {
             st.h264[0] = Some(*t);
-            install_h264_idct::<false>(t);
+            install_h264::<false>(t);
         }
         10 => {
-            // Transforms only: the 10-bit loop filters have no fixtures.
             st.h264[1] = Some(*t);
-            install_h264_idct::<true>(t);
-            return;
+            install_h264::<true>(t);
         }
-        _ => return,
+        _ => {}
     }
-    t.h264_v_loop_filter_luma = Some(shim_v_luma);
-    t.h264_h_loop_filter_luma = Some(shim_h_luma);
-    t.h264_h_loop_filter_luma_mbaff = Some(shim_h_luma_mbaff);
-    t.h264_v_loop_filter_chroma = Some(shim_v_chroma);
-    t.h264_h_loop_filter_chroma = Some(shim_h_chroma);
-    t.h264_h_loop_filter_chroma_mbaff = Some(shim_h_chroma_mbaff);
-    t.h264_v_loop_filter_luma_intra = Some(shim_v_luma_intra);
-    t.h264_h_loop_filter_luma_intra = Some(shim_h_luma_intra);
-    t.h264_h_loop_filter_luma_mbaff_intra = Some(shim_h_luma_mbaff_intra);
-    t.h264_v_loop_filter_chroma_intra = Some(shim_v_chroma_intra);
-    t.h264_h_loop_filter_chroma_intra = Some(shim_h_chroma_intra);
-    t.h264_h_loop_filter_chroma_mbaff_intra = Some(shim_h_chroma_mbaff_intra);
+}
+
+fn install_h264<const H: bool>(t: &mut H264DspContext) {
+    install_h264_idct::<H>(t);
+    t.h264_v_loop_filter_luma = Some(shim_v_luma::<H>);
+    t.h264_h_loop_filter_luma = Some(shim_h_luma::<H>);
+    t.h264_h_loop_filter_luma_mbaff = Some(shim_h_luma_mbaff::<H>);
+    t.h264_v_loop_filter_chroma = Some(shim_v_chroma::<H>);
+    t.h264_h_loop_filter_chroma = Some(shim_h_chroma::<H>);
+    t.h264_h_loop_filter_chroma_mbaff = Some(shim_h_chroma_mbaff::<H>);
+    t.h264_v_loop_filter_luma_intra = Some(shim_v_luma_intra::<H>);
+    t.h264_h_loop_filter_luma_intra = Some(shim_h_luma_intra::<H>);
+    t.h264_h_loop_filter_luma_mbaff_intra = Some(shim_h_luma_mbaff_intra::<H>);
+    t.h264_v_loop_filter_chroma_intra = Some(shim_v_chroma_intra::<H>);
+    t.h264_h_loop_filter_chroma_intra = Some(shim_h_chroma_intra::<H>);
+    t.h264_h_loop_filter_chroma_mbaff_intra = Some(shim_h_chroma_mbaff_intra::<H>);
 }
 
 const TX_SIZES: [Vp9TxSize; 5] = [
@@ -634,7 +642,13 @@ fn vp9_lf_kind(table: usize, a: usize, b: usize) -> Vp9LoopFilter {
 }
 
 /// TABLE: 0 = loop_filter_8[A][DIR], 1 = loop_filter_16[DIR], 2 = loop_filter_mix2[A][B][DIR].
-extern "C" fn shim_vp9_lf<const TABLE: usize, const A: usize, const B: usize, const DIR: usize>(
+extern "C" fn shim_vp9_lf<
+    const H: bool,
+    const TABLE: usize,
+    const A: usize,
+    const B: usize,
+    const DIR: usize,
+>(
     dst: *mut u8,
     stride: isize,
     e: c_int,
@@ -643,16 +657,16 @@ extern "C" fn shim_vp9_lf<const TABLE: usize, const A: usize, const B: usize, co
 ) {
     let kind = vp9_lf_kind(TABLE, A, B);
     let vertical = DIR == 1;
-    offer(Kind::Vp9LoopFilter { kind, vertical }, false, |rng| {
+    offer(Kind::Vp9LoopFilter { kind, vertical }, H, |rng| {
         // SAFETY: the edge window is what the filter reads.
         let (plane, s, o) =
-            unsafe { embed_edge(rng, dst, stride, vertical, kind.length(), kind.reach()) };
+            unsafe { embed_edge::<H>(rng, dst, stride, vertical, kind.length(), kind.reach()) };
         Inputs {
             params: vec![s as i32, o as i32, e, i, h],
             buffers: vec![plane],
         }
     });
-    let t = vp9::<false>();
+    let t = vp9::<H>();
     let f = match TABLE {
         0 => t.loop_filter_8[A][DIR],
         1 => t.loop_filter_16[DIR],
@@ -697,53 +711,55 @@ extern "C" fn __wrap_ff_vp9dsp_init(dsp: *mut Vp9DspContext, bpp: c_int, bitexac
     match bpp {
         8 => {
             st.vp9[0] = Some(*t);
-            install_vp9_itxfm_mc::<false>(t);
+            install_vp9::<false>(t);
         }
         10 => {
-            // Transforms and MC only: the 10-bit loop filters have no fixtures.
             st.vp9[1] = Some(*t);
-            install_vp9_itxfm_mc::<true>(t);
-            return;
+            install_vp9::<true>(t);
         }
-        _ => return,
+        _ => {}
     }
+}
+
+fn install_vp9<const H: bool>(t: &mut Vp9DspContext) {
+    install_vp9_itxfm_mc::<H>(t);
     t.loop_filter_8 = [
         [
-            Some(shim_vp9_lf::<0, 0, 0, 0>),
-            Some(shim_vp9_lf::<0, 0, 0, 1>),
+            Some(shim_vp9_lf::<H, 0, 0, 0, 0>),
+            Some(shim_vp9_lf::<H, 0, 0, 0, 1>),
         ],
         [
-            Some(shim_vp9_lf::<0, 1, 0, 0>),
-            Some(shim_vp9_lf::<0, 1, 0, 1>),
+            Some(shim_vp9_lf::<H, 0, 1, 0, 0>),
+            Some(shim_vp9_lf::<H, 0, 1, 0, 1>),
         ],
         [
-            Some(shim_vp9_lf::<0, 2, 0, 0>),
-            Some(shim_vp9_lf::<0, 2, 0, 1>),
+            Some(shim_vp9_lf::<H, 0, 2, 0, 0>),
+            Some(shim_vp9_lf::<H, 0, 2, 0, 1>),
         ],
     ];
     t.loop_filter_16 = [
-        Some(shim_vp9_lf::<1, 0, 0, 0>),
-        Some(shim_vp9_lf::<1, 0, 0, 1>),
+        Some(shim_vp9_lf::<H, 1, 0, 0, 0>),
+        Some(shim_vp9_lf::<H, 1, 0, 0, 1>),
     ];
     t.loop_filter_mix2 = [
         [
             [
-                Some(shim_vp9_lf::<2, 0, 0, 0>),
-                Some(shim_vp9_lf::<2, 0, 0, 1>),
+                Some(shim_vp9_lf::<H, 2, 0, 0, 0>),
+                Some(shim_vp9_lf::<H, 2, 0, 0, 1>),
             ],
             [
-                Some(shim_vp9_lf::<2, 0, 1, 0>),
-                Some(shim_vp9_lf::<2, 0, 1, 1>),
+                Some(shim_vp9_lf::<H, 2, 0, 1, 0>),
+                Some(shim_vp9_lf::<H, 2, 0, 1, 1>),
             ],
         ],
         [
             [
-                Some(shim_vp9_lf::<2, 1, 0, 0>),
-                Some(shim_vp9_lf::<2, 1, 0, 1>),
+                Some(shim_vp9_lf::<H, 2, 1, 0, 0>),
+                Some(shim_vp9_lf::<H, 2, 1, 0, 1>),
             ],
             [
-                Some(shim_vp9_lf::<2, 1, 1, 0>),
-                Some(shim_vp9_lf::<2, 1, 1, 1>),
+                Some(shim_vp9_lf::<H, 2, 1, 1, 0>),
+                Some(shim_vp9_lf::<H, 2, 1, 1, 1>),
             ],
         ],
     ];
