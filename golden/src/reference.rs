@@ -436,17 +436,6 @@ fn c_stride(bytes: usize) -> Result<c_int, GoldenError> {
     })
 }
 
-fn stride_bytes<T: Elem>(stride: usize) -> Result<c_int, GoldenError> {
-    stride
-        .checked_mul(T::SIZE)
-        .and_then(|s| c_int::try_from(s).ok())
-        .ok_or(GoldenError::InvalidParam {
-            name: "stride",
-            value: stride as i64,
-            expected: "stride in bytes fits in an int",
-        })
-}
-
 /// Bytes of slack around every scratch copy, so that a SIMD function reading a little past
 /// the block it was given reads our allocation, not someone else's.
 const SLACK: usize = 128;
@@ -750,7 +739,6 @@ impl Reference {
             H264Idct::Idct8Dc => t.h264_idct8_dc_add,
         }
         .ok_or_else(|| Self::missing("h264dsp", format!("{kind:?}"), D::BITS))?;
-        stride_bytes::<D::Pixel>(stride)?;
         let mut sd = Scratch::new(dst, origin, Some(stride));
         let mut sc = Scratch::new(block, 0, None);
         let sb = c_stride(sd.stride_bytes())?;
@@ -799,7 +787,6 @@ impl Reference {
             H264IdctMulti::Idct8Add4 => t.h264_idct8_add4,
         }
         .ok_or_else(|| Self::missing("h264dsp", format!("{kind:?}"), D::BITS))?;
-        stride_bytes::<D::Pixel>(stride)?;
         let mut sd = Scratch::new(dst, origin, Some(stride));
         let mut sc = Scratch::new(block, 0, None);
         let sb = c_stride(sd.stride_bytes())?;
@@ -862,7 +849,6 @@ impl Reference {
         let f = t
             .h264_idct_add8
             .ok_or_else(|| Self::missing("h264dsp", "h264_idct_add8", D::BITS))?;
-        stride_bytes::<D::Pixel>(stride)?;
         let mut scb = Scratch::new(cb, cb_origin, Some(stride));
         let mut scr = Scratch::new(cr, cr_origin, Some(stride));
         let mut sc = Scratch::new(block, 0, None);

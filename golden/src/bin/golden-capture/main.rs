@@ -436,6 +436,7 @@ macro_rules! h264_lf_shim {
                         $kind.reach(),
                     )
                 };
+                // SAFETY: the decoder passes the 4 tc0 values of the edge's segments.
                 let tc = unsafe { read(tc0, 4) };
                 let mut params = vec![s as i32, o as i32, alpha, beta];
                 params.extend(tc);
