@@ -179,9 +179,10 @@ pub struct PerfmonGetCounter {
     pub reserved: [u8; 7],
 }
 
-/// `enum drm_v3d_param`.
+/// `enum drm_v3d_param`, whole, as the header has it (not every parameter is read).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
+#[allow(dead_code)]
 pub enum Param {
     V3dUifcfg = 0,
     HubIdent1 = 1,
