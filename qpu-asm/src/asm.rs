@@ -5,7 +5,13 @@
 //! ```text
 //! # comments start with '#' or '//'
 //! .include "common.qinc"        # text inclusion, relative to the including file
-//! .set STRIDE, 16               # a named constant: any operand text (number, register, ...)
+//! .set STRIDE, 8                # a named constant: any operand text (number, register, ...)
+//! .macro butterfly a, b, t      # a macro: `\a` is replaced by the argument, `\@` by a
+//!     add \t, \a, \b             # number unique to each expansion (for labels)
+//!     sub \b, \a, \b
+//!     mov \a, \t
+//! .endm
+//!     butterfly rf1, rf2, rf9
 //! loop:                         # a label (may share a line with an instruction)
 //!     add rf1, rf1, STRIDE ; fmul rf2, rf3, rf4.abs ; ldtmu.rf5
 //!     fmul rf2, rf3, rf4         # shorthand: the add ALU does nop
@@ -125,10 +131,28 @@ struct Line {
     index: Option<usize>,
     /// Position in reading order (across includes), to report errors in source order.
     seq: usize,
+    /// The macro this line was expanded from, if any.
+    in_macro: Option<String>,
+}
+
+/// A `.macro` definition.
+#[derive(Clone, Debug)]
+struct Macro {
+    name: String,
+    params: Vec<String>,
+    body: Vec<String>,
+    line: usize,
 }
 
 #[derive(Default)]
 struct Assembler {
+    macros: HashMap<String, Macro>,
+    /// The macro being recorded, between `.macro` and `.endm`.
+    recording: Option<Macro>,
+    /// Expansion counter, for `\@`.
+    unique: usize,
+    /// The macros being expanded, innermost last.
+    expanding: Vec<String>,
     lines: Vec<Line>,
     labels: HashMap<String, usize>,
     constants: HashMap<String, String>,
@@ -157,16 +181,20 @@ fn is_ident(s: &str) -> bool {
 
 impl Assembler {
     fn diag(&mut self, file: &str, line: usize, column: usize, text: &str, message: String) {
-        self.diags.push((self.seq, Diagnostic {
-            file: file.to_string(),
-            line,
-            column,
-            text: text.to_string(),
-            message,
-        }));
+        self.diags.push((
+            self.seq,
+            Diagnostic {
+                file: file.to_string(),
+                line,
+                column,
+                text: text.to_string(),
+                message,
+            },
+        ));
     }
 
-    /// Pass 1: expand includes, record labels and constants, number the instructions.
+    /// Pass 1: expand includes and macros, record labels and constants, number the
+    /// instructions.
     fn read_source(
         &mut self,
         src: &str,
@@ -175,56 +203,169 @@ impl Assembler {
         loader: &dyn SourceLoader,
         stack: &mut Vec<PathBuf>,
     ) {
+        let mut last = 0;
         for (n, raw) in src.lines().enumerate() {
             self.seq += 1;
-            let lineno = n + 1;
-            let code = strip_comment(raw);
-            let mut rest = code.trim_start();
-            let mut col = code.len() - rest.len() + 1;
-            // Labels: `name:` (several may precede an instruction).
-            while let Some(colon) = rest.find(':') {
-                let name = rest[..colon].trim();
-                // `a:unif` / `r:unif` in branches are not labels.
-                if !is_ident(name)
-                    || name.contains(' ')
-                    || rest[..colon].contains(char::is_whitespace)
-                {
-                    break;
-                }
-                if name == "a" || name == "r" {
-                    break;
-                }
-                if self.labels.insert(name.to_string(), self.count).is_some() {
-                    self.diag(
-                        file,
-                        lineno,
-                        col,
-                        name,
-                        format!("label `{name}` is defined twice; rename one of them"),
-                    );
-                }
-                let after = &rest[colon + 1..];
-                let trimmed = after.trim_start();
-                col += colon + 1 + (after.len() - trimmed.len());
-                rest = trimmed;
-            }
-            let rest = rest.trim_end();
-            if rest.is_empty() {
-                continue;
-            }
-            if let Some(directive) = rest.strip_prefix('.') {
-                self.directive(rest, directive, file, lineno, col, dir, loader, stack);
-                continue;
-            }
-            self.lines.push(Line {
-                file: file.to_string(),
-                line: lineno,
-                code: format!("{}{}", " ".repeat(col - 1), rest),
-                index: Some(self.count),
-                seq: self.seq,
-            });
-            self.count += 1;
+            last = n + 1;
+            self.source_line(raw, file, n + 1, dir, loader, stack, 0);
         }
+        if let Some(m) = self.recording.take() {
+            self.diag(
+                file,
+                last,
+                1,
+                "",
+                format!(
+                    "macro `{}` (defined at line {}) has no `.endm`",
+                    m.name, m.line
+                ),
+            );
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn source_line(
+        &mut self,
+        raw: &str,
+        file: &str,
+        lineno: usize,
+        dir: Option<&Path>,
+        loader: &dyn SourceLoader,
+        stack: &mut Vec<PathBuf>,
+        depth: usize,
+    ) {
+        let code = strip_comment(raw);
+        if let Some(m) = self.recording.as_mut() {
+            let t = code.trim();
+            if t == ".endm" || t.starts_with(".endm ") {
+                let m = self.recording.take().expect("recording");
+                self.macros.insert(m.name.clone(), m);
+            } else if t.starts_with(".macro") {
+                self.diag(
+                    file,
+                    lineno,
+                    1,
+                    t,
+                    "macros cannot be defined inside a macro; close the first with `.endm`".into(),
+                );
+            } else {
+                m.body.push(code.to_string());
+            }
+            return;
+        }
+        let mut rest = code.trim_start();
+        let mut col = code.len() - rest.len() + 1;
+        // Labels: `name:` (several may precede an instruction).
+        while let Some(colon) = rest.find(':') {
+            let name = rest[..colon].trim();
+            // `a:unif` / `r:unif` in branches are not labels.
+            if !is_ident(name) || rest[..colon].contains(char::is_whitespace) {
+                break;
+            }
+            if name == "a" || name == "r" {
+                break;
+            }
+            if self.labels.insert(name.to_string(), self.count).is_some() {
+                self.diag(
+                    file,
+                    lineno,
+                    col,
+                    name,
+                    format!("label `{name}` is defined twice; rename one of them"),
+                );
+            }
+            let after = &rest[colon + 1..];
+            let trimmed = after.trim_start();
+            col += colon + 1 + (after.len() - trimmed.len());
+            rest = trimmed;
+        }
+        let rest = rest.trim_end();
+        if rest.is_empty() {
+            return;
+        }
+        if let Some(directive) = rest.strip_prefix('.') {
+            self.directive(rest, directive, file, lineno, col, dir, loader, stack);
+            return;
+        }
+        let head = rest.split_whitespace().next().unwrap_or("");
+        if let Some(m) = self.macros.get(head).cloned() {
+            self.expand(&m, rest, head, file, lineno, col, dir, loader, stack, depth);
+            return;
+        }
+        self.lines.push(Line {
+            file: file.to_string(),
+            line: lineno,
+            code: format!("{}{}", " ".repeat(col - 1), rest),
+            index: Some(self.count),
+            seq: self.seq,
+            in_macro: self.expanding.last().cloned(),
+        });
+        self.count += 1;
+    }
+
+    /// Expands a macro invocation: `\param` becomes the argument, `\@` a number unique to this
+    /// expansion (for labels). Errors inside point at the invocation.
+    #[allow(clippy::too_many_arguments)]
+    fn expand(
+        &mut self,
+        m: &Macro,
+        call: &str,
+        head: &str,
+        file: &str,
+        lineno: usize,
+        col: usize,
+        dir: Option<&Path>,
+        loader: &dyn SourceLoader,
+        stack: &mut Vec<PathBuf>,
+        depth: usize,
+    ) {
+        if depth >= 64 {
+            self.diag(
+                file,
+                lineno,
+                col,
+                call,
+                format!("macro `{}` expands too deeply (recursion?)", m.name),
+            );
+            return;
+        }
+        let args_text = call[head.len()..].trim();
+        let args: Vec<&str> = if args_text.is_empty() {
+            Vec::new()
+        } else {
+            args_text.split(',').map(str::trim).collect()
+        };
+        if args.len() != m.params.len() {
+            self.diag(
+                file,
+                lineno,
+                col,
+                call,
+                format!(
+                    "macro `{}` takes {} argument{} ({}), but {} were given",
+                    m.name,
+                    m.params.len(),
+                    if m.params.len() == 1 { "" } else { "s" },
+                    m.params.join(", "),
+                    args.len()
+                ),
+            );
+            return;
+        }
+        self.unique += 1;
+        let unique = self.unique.to_string();
+        // Longest parameter names first, so `\ab` is not taken for `\a` followed by `b`.
+        let mut order: Vec<usize> = (0..m.params.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(m.params[i].len()));
+        self.expanding.push(m.name.clone());
+        for body_line in &m.body {
+            let mut line = body_line.replace("\\@", &unique);
+            for &i in &order {
+                line = line.replace(&format!("\\{}", m.params[i]), args[i]);
+            }
+            self.source_line(&line, file, lineno, dir, loader, stack, depth + 1);
+        }
+        self.expanding.pop();
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -315,12 +456,42 @@ impl Assembler {
                     .unwrap_or(value.to_string());
                 self.constants.insert(key.to_string(), value);
             }
+            "macro" => {
+                let (mname, params) = match args.find(char::is_whitespace) {
+                    Some(i) => (&args[..i], args[i..].trim()),
+                    None => (args, ""),
+                };
+                let params: Vec<String> = if params.is_empty() {
+                    Vec::new()
+                } else {
+                    params.split(',').map(|p| p.trim().to_string()).collect()
+                };
+                if !is_ident(mname) || params.iter().any(|p| !is_ident(p)) {
+                    self.diag(
+                        file,
+                        line,
+                        col,
+                        whole,
+                        "expected `.macro NAME param, param, ...`".into(),
+                    );
+                    return;
+                }
+                self.recording = Some(Macro {
+                    name: mname.to_string(),
+                    params,
+                    body: Vec::new(),
+                    line,
+                });
+            }
+            "endm" => self.diag(file, line, col, whole, "`.endm` without `.macro`".into()),
             _ => self.diag(
                 file,
                 line,
                 col,
                 whole,
-                format!("unknown directive `.{name}`; expected .include, .set or .equ"),
+                format!(
+                    "unknown directive `.{name}`; expected .include, .set, .equ, .macro or .endm"
+                ),
             ),
         }
     }
@@ -343,17 +514,27 @@ impl Assembler {
             };
             let instr = p.instruction(&l.code);
             let mut diags = p.diags;
+            if let Some(m) = &l.in_macro {
+                for d in &mut diags {
+                    d.message = format!("in macro `{m}`: {}", d.message);
+                }
+            }
             if let Some(instr) = instr {
                 match encode(&instr) {
                     Ok(w) => program.words.push(w),
                     Err(e) => {
                         let start = l.code.len() - l.code.trim_start().len();
+                        let context = l
+                            .in_macro
+                            .as_ref()
+                            .map(|m| format!("in macro `{m}`: "))
+                            .unwrap_or_default();
                         diags.push(Diagnostic {
                             file: l.file.clone(),
                             line: l.line,
                             column: start + 1,
                             text: l.code.trim().to_string(),
-                            message: format!("cannot encode this instruction: {e}"),
+                            message: format!("{context}cannot encode this instruction: {e}"),
                         });
                     }
                 }
@@ -701,9 +882,9 @@ impl LineParser<'_> {
         let (base, suffixes) = split_number_suffix(&resolved);
         let unpack = match suffixes {
             "" => Unpack::None,
-            s => match Unpack::from_suffix(&s[1..]) {
-                Some(u) if !s[1..].contains('.') => u,
-                _ => {
+            s => match s.strip_prefix('.').and_then(Unpack::from_suffix) {
+                Some(u) => u,
+                None => {
                     self.err(
                         p,
                         format!("`{s}` is not an input unpack; expected one of .abs .l .h .sat .nsat .max0 .ff .ll .hh .swp .ul .uh .il .ih"),
@@ -1017,6 +1198,14 @@ mod tests {
     }
 
     #[test]
+    fn text_after_a_number_is_an_error_not_a_panic() {
+        // Found by the `assemble` fuzz target: a multi-byte character right after a number.
+        let e = asm("fsub rf18.l, 12\u{48d}, rf2").unwrap_err();
+        assert!(e[0].message.contains("is not an input unpack"), "{}", e[0]);
+        assert!(asm("mov rf1, 3x").is_err());
+    }
+
+    #[test]
     fn numbers_and_suffixes() {
         assert_eq!(split_number_suffix("-16.h"), ("-16", ".h"));
         assert_eq!(split_number_suffix("0.5.l"), ("0.5", ".l"));
@@ -1041,6 +1230,29 @@ mod tests {
         let a = asm(".set S, 7\nadd rf1, rf2, S").unwrap();
         let b = asm("add rf1, rf2, 7").unwrap();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn macros_expand_with_arguments_and_unique_labels() {
+        let src = ".macro butterfly a, b, t\n\
+                   add \\t, \\a, \\b\n\
+                   sub \\b, \\a, \\b\n\
+                   l\\@: mov \\a, \\t\n\
+                   .endm\n\
+                   butterfly rf1, rf2, rf9\n\
+                   butterfly rf3, rf4, rf9\n";
+        let by_hand = "add rf9, rf1, rf2\nsub rf2, rf1, rf2\nmov rf1, rf9\n\
+                       add rf9, rf3, rf4\nsub rf4, rf3, rf4\nmov rf3, rf9\n";
+        assert_eq!(asm(src).unwrap(), asm(by_hand).unwrap());
+        let e = asm(".macro m a\nadd \\a, rf1, rf2\n.endm\nm rf1, rf2\nm rf77\n").unwrap_err();
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e[0].message.contains("takes 1 argument"), "{}", e[0]);
+        assert_eq!(e[1].line, 5);
+        assert!(
+            asm(".macro m\nnop\n").unwrap_err()[0]
+                .message
+                .contains("no `.endm`")
+        );
     }
 
     #[test]

@@ -95,3 +95,19 @@ fn constants_and_includes_assemble() {
          nop\n"
     ));
 }
+
+#[test]
+fn macro_errors() {
+    insta::assert_snapshot!(diagnostics(
+        ".macro twice a\n\
+         add \\a, \\a, \\a\n\
+         frob \\a\n\
+         .endm\n\
+         twice rf1\n\
+         twice rf1, rf2\n\
+         .endm\n\
+         .macro 9bad\n\
+         .macro open x\n\
+         nop\n"
+    ));
+}

@@ -45,7 +45,10 @@ fn hardware_forms_disassemble_and_assemble() {
         assert_eq!(asm_one(text), canonicalize(w).unwrap(), "`{text}`");
     }
     // Only the branch carried an ignored bit.
-    assert_eq!(canonicalize(0x0200000000809000).unwrap(), 0x0200000000801000);
+    assert_eq!(
+        canonicalize(0x0200000000809000).unwrap(),
+        0x0200000000801000
+    );
 }
 
 #[test]
@@ -84,7 +87,13 @@ fn every_branch_form_round_trips() {
     let conds = ["", ".a0", ".na0", ".alla", ".anyna", ".anya", ".allna"];
     let msf = ["", "p", "q"];
     let code = ["-4096", "zero_addr+0x00001000", "lri", "rf7"];
-    let unif = [None, Some("a:unif"), Some("r:unif"), Some("lri"), Some("rf7")];
+    let unif = [
+        None,
+        Some("a:unif"),
+        Some("r:unif"),
+        Some("lri"),
+        Some("rf7"),
+    ];
     let mut n = 0;
     for link in ["", "l"] {
         for c in conds {

@@ -54,7 +54,11 @@ fn a_million_random_words_round_trip() {
             "seed {seed:#x} word #{n} {w:#018x} re-encodes to {back:#018x}; differing bits {:#018x} are not ignored bits",
             (back ^ w) & !ignored
         );
-        assert_eq!(decode(back), Ok(instr), "canonical word {back:#018x} decodes differently");
+        assert_eq!(
+            decode(back),
+            Ok(instr),
+            "canonical word {back:#018x} decodes differently"
+        );
     }
     // The generator must actually exercise the decoder.
     assert!(decoded > 200_000, "only {decoded} words decoded");
@@ -79,9 +83,8 @@ fn the_text_of_every_decodable_word_assembles_back() {
                 want.push(encode(&i).unwrap());
             }
         }
-        let p = assemble(&src, "random", None, &FsLoader).unwrap_or_else(|d| {
-            panic!("seed {seed:#x}: disassembly does not assemble: {}", d[0])
-        });
+        let p = assemble(&src, "random", None, &FsLoader)
+            .unwrap_or_else(|d| panic!("seed {seed:#x}: disassembly does not assemble: {}", d[0]));
         for (k, (got, want)) in p.words.iter().zip(&want).enumerate() {
             assert_eq!(
                 got,

@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod asm_cmd;
 
 #[derive(Parser)]
-#[command(name = "qpu", version, about = "Assemble, disassemble and run V3D 7.1 QPU code")]
+#[command(
+    name = "qpu",
+    version,
+    about = "Assemble, disassemble and run V3D 7.1 QPU code"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

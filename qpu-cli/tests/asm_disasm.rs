@@ -24,8 +24,15 @@ fn asm_writes_little_endian_words_and_disasm_reads_them() {
     let src = dir.join("p.qasm");
     let bin = dir.join("p.bin");
     std::fs::write(&src, PROGRAM).unwrap();
-    let out = qpu(&["asm", src.to_str().unwrap(), "-o", bin.to_str().unwrap()], b"");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = qpu(
+        &["asm", src.to_str().unwrap(), "-o", bin.to_str().unwrap()],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bytes = std::fs::read(&bin).unwrap();
     assert_eq!(bytes.len(), 6 * 8);
     // The first word is eidx + ldunifrf, in little-endian order.
@@ -76,9 +83,16 @@ fn errors_exit_1_with_diagnostics() {
 
     let out = qpu(&["disasm", "-"], &[0u8; 12]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8(out.stderr).unwrap().contains("not a whole number of 8-byte"));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("not a whole number of 8-byte")
+    );
 
-    let out = qpu(&["disasm", "--hex", "-"], b"0x38003186bb03f000\n0x0000000000000000\nzz\n");
+    let out = qpu(
+        &["disasm", "--hex", "-"],
+        b"0x38003186bb03f000\n0x0000000000000000\nzz\n",
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8(out.stderr).unwrap().contains("line 3"));
 
@@ -88,13 +102,23 @@ fn errors_exit_1_with_diagnostics() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("nop"), "{text}");
     assert!(text.contains("# invalid instruction 0x0000000000000000"));
-    assert!(String::from_utf8(out.stderr).unwrap().contains("offset 0x8"));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("offset 0x8")
+    );
 }
 
 #[test]
 fn mesa_syntax_switch() {
     let out = qpu(&["disasm", "--hex", "--mesa", "-"], b"0x380031acf903f043\n");
-    assert_eq!(qpu_asm_fold(&String::from_utf8(out.stdout).unwrap()), "mov tmuscm, rf1 ; nop");
+    assert_eq!(
+        qpu_asm_fold(&String::from_utf8(out.stdout).unwrap()),
+        "mov tmuscm, rf1 ; nop"
+    );
     let out = qpu(&["disasm", "--hex", "-"], b"0x380031acf903f043\n");
-    assert_eq!(qpu_asm_fold(&String::from_utf8(out.stdout).unwrap()), "mov tmuhscm, rf1 ; nop");
+    assert_eq!(
+        qpu_asm_fold(&String::from_utf8(out.stdout).unwrap()),
+        "mov tmuhscm, rf1 ; nop"
+    );
 }
