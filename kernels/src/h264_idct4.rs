@@ -1,4 +1,5 @@
-//! `h264_idct4`: H.264 4x4 inverse transform + add (FFmpeg `ff_h264_idct_add_8_c`).
+//! `h264_idct4`: H.264 4x4 inverse transform + add (FFmpeg `ff_h264_idct_add_8_c`), and the
+//! batch plumbing shared by the kernels whose records are (address, stride).
 
 use runtime::{Buffer, Device};
 

@@ -17,6 +17,7 @@ use thiserror::Error;
 pub mod h264_idct4;
 pub mod h264_idct_dc;
 pub mod vp9_itxfm4;
+pub mod vp9_iwht4;
 
 /// The assembled kernels, one `&[u64]` per `src/*.qasm`.
 pub mod code {
