@@ -426,22 +426,19 @@ pub fn compare(
             first = Some((at, desc));
         }
     }
-    for k in 0..n {
-        let range = k * per..(k + 1) * per;
-        if let Some(i) =
-            (0..per).find(|&i| want_coefs[range.start + i] != got_coefs[range.start + i])
-        {
-            if !bad[k] && first.is_none() {
+    let blocks_coefs = want_coefs.chunks(per).zip(got_coefs.chunks(per));
+    for (k, (bad_k, (w, g))) in bad.iter_mut().zip(blocks_coefs).enumerate() {
+        if let Some(i) = (0..per).find(|&i| w[i] != g[i]) {
+            if !*bad_k && first.is_none() {
                 first = Some((
                     usize::MAX,
                     format!(
                         "block {k}: coefficient {i} expected {}, got {} (the kernel must clear what FFmpeg clears)",
-                        want_coefs[range.start + i],
-                        got_coefs[range.start + i]
+                        w[i], g[i]
                     ),
                 ));
             }
-            bad[k] = true;
+            *bad_k = true;
         }
     }
     Report {
