@@ -16,6 +16,7 @@ fn main() {
         .collect();
     entries.sort();
     let mut out = String::new();
+    let mut names = Vec::new();
     let mut failed = false;
     for path in &entries {
         println!("cargo:rerun-if-changed={}", path.display());
@@ -33,6 +34,7 @@ fn main() {
                     write!(out, "{w:#018x},").unwrap();
                 }
                 out.push_str("];\n");
+                names.push(name);
             }
             Err(diags) => {
                 failed = true;
@@ -44,6 +46,11 @@ fn main() {
             }
         }
     }
+    out.push_str("/// Every kernel: (name, code).\npub const ALL: &[(&str, &[u64])] = &[");
+    for n in &names {
+        write!(out, "(\"{n}\", {}),", n.to_uppercase()).unwrap();
+    }
+    out.push_str("];\n");
     if failed {
         panic!("a kernel does not assemble; see the warnings above");
     }
