@@ -130,12 +130,15 @@ group_loop:
         mov tmuc, CFG2
         mov.ifa tmua, T0
         mov tmuc, CFG4
-        mov.ifa tmua, CADDR
-        add T0, CADDR, K16
+        mov.ifa tmua, CADDR           ; nop                   ; thrsw
+        add T0, CADDR, K16            # thrsw delay slots: let the other thread run while
+        nop                           # the TMU fetches
         ldtmu.DST
         ldtmu.STRIDE
         mov tmuc, CFG4
-        mov.ifa tmua, T0
+        mov.ifa tmua, T0              ; nop                   ; thrsw
+        nop
+        nop
         ldtmu.rf20
         ldtmu.rf21
         ldtmu.rf22

@@ -86,7 +86,9 @@ group_loop:
         mov tmuc, CFG2
         mov.ifa tmua, T0              # destination, stride
         mov tmuc, -1
-        mov.ifa tmua, CADDR           # block[0], block[1]
+        mov.ifa tmua, CADDR           ; nop                   ; thrsw   # block[0], block[1]
+        nop                           # thrsw delay slots: let the other thread run while
+        nop                           # the TMU fetches
         ldtmu.DST
         ldtmu.STRIDE
         ldtmu.CWORD
@@ -109,8 +111,9 @@ group_loop:
         mov.ifa tmua, ROWADDR
         add ROWADDR, ROWADDR, STRIDE
         mov tmuc, CFG2
-        mov.ifa tmua, ROWADDR
+        mov.ifa tmua, ROWADDR         ; nop                   ; thrsw
         add ROWADDR, ROWADDR, STRIDE
+        nop
         ldtmu.rf50
         ldtmu.rf51
         ldtmu.rf52
@@ -161,8 +164,9 @@ group_loop:
         mov.ifa tmua, ROWADDR
         add ROWADDR, ROWADDR, STRIDE
         mov tmuc, CFG2
-        mov.ifa tmua, ROWADDR
+        mov.ifa tmua, ROWADDR         ; nop                   ; thrsw
         add ROWADDR, ROWADDR, STRIDE
+        nop
         ldtmu.rf50
         ldtmu.rf51
         ldtmu.rf52

@@ -193,14 +193,17 @@ group_loop:
         mov tmuc, CFG4
         mov.ifa tmua, TMP
         mov tmuc, CFG4
-        mov.ifa tmua, CADDR
-        add TMP, CADDR, K16
+        mov.ifa tmua, CADDR           ; nop                   ; thrsw
+        add TMP, CADDR, K16           # thrsw delay slots: let the other thread run while
+        nop                           # the TMU fetches
         ldtmu.DST
         ldtmu.STRIDE
         ldtmu.TYPE
         ldtmu.EOB
         mov tmuc, CFG4
-        mov.ifa tmua, TMP
+        mov.ifa tmua, TMP             ; nop                   ; thrsw
+        nop
+        nop
         ldtmu.rf20
         ldtmu.rf21
         ldtmu.rf22
