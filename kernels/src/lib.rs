@@ -15,6 +15,7 @@ use runtime::{Buffer, Device, Dispatch, Program, ProgramOptions};
 use thiserror::Error;
 
 pub mod h264_idct4;
+pub mod h264_idct8;
 pub mod h264_idct_dc;
 pub mod vp9_itxfm4;
 pub mod vp9_iwht4;

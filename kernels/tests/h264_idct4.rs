@@ -15,3 +15,14 @@ fn every_fixture_case_in_one_batch() {
     });
     eprintln!("{stats:?}");
 }
+
+#[test]
+fn idct8_every_fixture_case_in_one_batch() {
+    let device = common::device();
+    let k = kernels::h264_idct8::H264Idct8::new(&device).unwrap();
+    let batch = common::pack(&["h264_idct8"], 128, &[]);
+    batch.run_and_check(&device, |plane, coefs, placed| {
+        let dests: Vec<_> = placed.iter().map(|p| p.dest).collect();
+        k.run(&device, plane, coefs, &dests)
+    });
+}

@@ -458,6 +458,18 @@ impl Gpu {
                 }
             }
             if !progressed {
+                // No QPU ran in this quantum. That is no deadlock if every QPU that still has
+                // threads is past the quantum's end (a long TMU stall moved its clock beyond
+                // it): skip ahead to the earliest of them.
+                let earliest = qpus
+                    .iter()
+                    .filter(|q| q.slots.iter().any(|s| s.is_some()))
+                    .map(|q| q.clock)
+                    .min();
+                if let Some(t) = earliest.filter(|&t| t > epoch_end) {
+                    epoch_end = t - t % timing.quantum.max(1);
+                    continue;
+                }
                 // Nothing ran and nothing waits for a clock: every thread is stopped at a
                 // barrier that cannot complete.
                 let sg = sg_arrived.iter().position(|&a| a > 0).unwrap_or(0) as u32;

@@ -22,6 +22,7 @@ use thiserror::Error;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Which {
     H264Idct4,
+    H264Idct8,
     H264Idct4Dc,
     H264Idct8Dc,
     Vp9Itxfm4,
@@ -29,8 +30,9 @@ pub enum Which {
 }
 
 /// Every kernel, in the order reports list them.
-pub const KERNELS: [Which; 5] = [
+pub const KERNELS: [Which; 6] = [
     Which::H264Idct4,
+    Which::H264Idct8,
     Which::H264Idct4Dc,
     Which::H264Idct8Dc,
     Which::Vp9Itxfm4,
@@ -41,6 +43,7 @@ impl Which {
     pub fn name(self) -> &'static str {
         match self {
             Which::H264Idct4 => "h264_idct4",
+            Which::H264Idct8 => "h264_idct8",
             Which::H264Idct4Dc => "h264_idct4_dc",
             Which::H264Idct8Dc => "h264_idct8_dc",
             Which::Vp9Itxfm4 => "vp9_itxfm4",
@@ -55,7 +58,7 @@ impl Which {
     /// Block width and height in pixels.
     pub fn size(self) -> usize {
         match self {
-            Which::H264Idct8Dc => 8,
+            Which::H264Idct8 | Which::H264Idct8Dc => 8,
             _ => 4,
         }
     }
@@ -64,6 +67,7 @@ impl Which {
     pub fn reference(self) -> &'static str {
         match self {
             Which::H264Idct4 => "ff_h264_idct_add_8_c",
+            Which::H264Idct8 => "ff_h264_idct8_add_8_c",
             Which::H264Idct4Dc => "ff_h264_idct_dc_add_8_c",
             Which::H264Idct8Dc => "ff_h264_idct8_dc_add_8_c",
             Which::Vp9Itxfm4 => "vp9 itxfm_add[TX_4X4][all types]",
@@ -75,6 +79,7 @@ impl Which {
     fn sources(self) -> &'static [&'static str] {
         match self {
             Which::H264Idct4 => &["h264_idct4"],
+            Which::H264Idct8 => &["h264_idct8"],
             Which::H264Idct4Dc => &["h264_idct4_dc"],
             Which::H264Idct8Dc => &["h264_idct8_dc"],
             Which::Vp9Itxfm4 => &[
@@ -103,7 +108,7 @@ impl fmt::Display for Which {
 #[derive(Debug, Error)]
 pub enum CheckError {
     #[error(
-        "unknown kernel `{0}`; the kernels are h264_idct4, h264_idct4_dc, h264_idct8_dc, vp9_itxfm4, vp9_iwht4"
+        "unknown kernel `{0}`; the kernels are h264_idct4, h264_idct8, h264_idct4_dc, h264_idct8_dc, vp9_itxfm4, vp9_iwht4"
     )]
     UnknownKernel(String),
     #[error("{0}")]
@@ -255,6 +260,7 @@ impl Batch {
             let block = &mut coefs[k * per..(k + 1) * per];
             match self.which {
                 Which::H264Idct4 => r.h264_idct::<D8>(H264Idct::Idct4, &mut window, 0, s, block)?,
+                Which::H264Idct8 => r.h264_idct::<D8>(H264Idct::Idct8, &mut window, 0, s, block)?,
                 Which::H264Idct4Dc => {
                     r.h264_idct::<D8>(H264Idct::Idct4Dc, &mut window, 0, s, block)?
                 }
@@ -293,6 +299,8 @@ impl Batch {
             .collect();
         let stats = match self.which {
             Which::H264Idct4 => kernels::h264_idct4::H264Idct4::new(device)?
+                .run(device, &mut plane, &mut coefs, &dests)?,
+            Which::H264Idct8 => kernels::h264_idct8::H264Idct8::new(device)?
                 .run(device, &mut plane, &mut coefs, &dests)?,
             Which::H264Idct4Dc => kernels::h264_idct_dc::H264Idct4Dc::new(device)?
                 .run(device, &mut plane, &mut coefs, &dests)?,
