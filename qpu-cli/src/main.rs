@@ -86,6 +86,9 @@ enum Cmd {
         /// Seconds to wait for the job.
         #[arg(long, default_value_t = 10.0)]
         timeout: f64,
+        /// Emulator only: instructions after which the job counts as hung.
+        #[arg(long, default_value_t = runtime::SimConfig::default().max_steps)]
+        max_steps: u64,
         /// How to print the buffers after the job.
         #[arg(long, value_enum, default_value = "words")]
         dump: run_cmd::Dump,
@@ -219,6 +222,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             buffers,
             threads_per_qpu,
             timeout,
+            max_steps,
             dump,
             out_dir,
         } => {
@@ -240,6 +244,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 buffers,
                 threads_per_qpu,
                 timeout: std::time::Duration::from_secs_f64(timeout),
+                max_steps,
                 dump,
                 out_dir,
             })?;

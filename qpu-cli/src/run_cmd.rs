@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use runtime::{Buffer, Device, Dispatch, ProgramOptions, Shape};
+use runtime::{Buffer, Device, Dispatch, ProgramOptions, Shape, SimConfig};
 
 /// One `--buffer NAME=SIZE[:FILE]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -153,6 +153,7 @@ pub struct RunArgs {
     pub buffers: Vec<BufferSpec>,
     pub threads_per_qpu: u32,
     pub timeout: Duration,
+    pub max_steps: u64,
     pub dump: Dump,
     pub out_dir: Option<PathBuf>,
 }
@@ -237,7 +238,11 @@ pub fn dump(bytes: &[u8], how: Dump) -> String {
 /// `qpu run`: reports what runs on standard error and returns the dumps for standard output.
 pub fn run(args: &RunArgs) -> Result<String> {
     let words = load_program(&args.program)?;
-    let dev = Device::open().context("opening the GPU")?;
+    let dev = Device::open_with(SimConfig {
+        max_steps: args.max_steps,
+        ..SimConfig::default()
+    })
+    .context("opening the GPU")?;
     // What ran goes to standard error as it happens, so it is there when the job fails.
     eprintln!(
         "backend: {} ({}), {}",

@@ -139,6 +139,12 @@ fn run_turns_a_fault_and_a_runaway_kernel_into_errors() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("still running after 200ms"), "{stderr}");
+
+    let out = qpu("sim", &["run", &kernel("forever"), "--max-steps", "10000"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("GPU hang"), "{stderr}");
+    assert!(stderr.contains("step limit of 10000"), "{stderr}");
 }
 
 #[test]

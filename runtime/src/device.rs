@@ -60,14 +60,19 @@ impl Device {
     /// A v3d GPU that cannot be used (no permission, not 7.1, no compute) is an error, not a
     /// silent fall-back to the emulator.
     pub fn open() -> Result<Device> {
+        Device::open_with(SimConfig::default())
+    }
+
+    /// [`Device::open`], with `sim` as the emulator's configuration if the emulator is chosen.
+    pub fn open_with(sim: SimConfig) -> Result<Device> {
         match std::env::var(BACKEND_ENV) {
             Ok(v) if v == "hw" => Device::open_hw(),
-            Ok(v) if v == "sim" => Device::open_sim(SimConfig::default()),
+            Ok(v) if v == "sim" => Device::open_sim(sim),
             Ok(v) if !v.is_empty() => Err(Error::BadBackend { value: v }),
             _ => match Device::open_hw() {
                 Err(Error::NoDevice { searched }) => {
                     tracing::info!(%searched, "no v3d GPU; using the emulator");
-                    Device::open_sim(SimConfig::default())
+                    Device::open_sim(sim)
                 }
                 r => r,
             },
@@ -270,21 +275,20 @@ impl Device {
                     .collect();
                 handles.sort_unstable();
                 handles.dedup();
-                let in_syncs: Vec<u32> = d
+                // Jobs of one fd run in order, so waiting for the newest of the jobs named is
+                // waiting for all of them: one in_sync, no multi-sync extension needed.
+                let in_sync = d
                     .after
                     .iter()
-                    .filter_map(|j| match &j.inner {
+                    .max_by_key(|j| j.id)
+                    .and_then(|j| match &j.inner {
                         JobInner::Hw { syncobj, .. } => Some(*syncobj),
                         JobInner::Sim(_) => None,
                     })
-                    .collect();
+                    .unwrap_or(0);
                 let resets_before = h.reset_counter();
-                let syncobj = h.submit_csd(
-                    config.cfg,
-                    &handles,
-                    &in_syncs,
-                    d.perfmon.map_or(0, |p| p.id),
-                )?;
+                let syncobj =
+                    h.submit_csd(config.cfg, &handles, in_sync, d.perfmon.map_or(0, |p| p.id))?;
                 JobInner::Hw {
                     dev: Arc::clone(h),
                     syncobj,
@@ -696,9 +700,10 @@ impl<'a> Dispatch<'a> {
         self
     }
 
-    /// Starts only after `job` finished. Jobs of one device already run in order; this
-    /// matters for jobs of other devices and documents the dependency. More than one needs the
-    /// kernel's multi-sync extension on hardware.
+    /// Starts only after `job` finished (on hardware: the job's syncobj is this one's
+    /// `in_sync`). Jobs of one device already run in submission order, as the kernel runs one
+    /// fd's CSD jobs, so this states the dependency rather than adding one; any number of jobs
+    /// may be named.
     pub fn after(mut self, job: &'a Job) -> Self {
         self.after.push(job);
         self
@@ -794,6 +799,19 @@ impl Job {
                 Ok(())
             }
             JobInner::Sim(j) => j.wait(self.id, timeout).map(|_| ()),
+        }
+    }
+
+    /// A sync_file for the job's completion, to `poll` together with V4L2 buffers (hardware;
+    /// readable once the job is done).
+    pub fn sync_file(&self) -> Result<std::os::fd::OwnedFd> {
+        match &self.inner {
+            JobInner::Hw { dev, syncobj, .. } => dev.syncobj_sync_file(*syncobj),
+            JobInner::Sim(_) => Err(Error::Unsupported {
+                what: "a sync_file for a job",
+                backend: BackendKind::Emulator,
+                why: "emulated jobs have no kernel fence; use Job::wait",
+            }),
         }
     }
 

@@ -304,6 +304,7 @@ fn chained_jobs_see_each_others_results() {
             &Dispatch::threads(&add, 12)
                 .uniforms(&[b.gpu_addr(), c.gpu_addr()])
                 .buffers(&[&b, &c])
+                .after(&first)
                 .after(&second),
         )
         .unwrap();
@@ -471,6 +472,32 @@ fn objects_of_another_device_are_refused() {
 }
 
 #[test]
+fn handles_are_shareable_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Device>();
+    send_sync::<Buffer>();
+    send_sync::<Program>();
+    send_sync::<runtime::Job>();
+    send_sync::<Error>();
+
+    // A job submitted on one thread and waited for on another.
+    let dev = sim();
+    let prog = program(&dev, "thread_ids");
+    let out = guarded(&dev, 16 * 16);
+    let job = dev
+        .submit(
+            &Dispatch::threads(&prog, 16)
+                .uniforms(&[out.gpu_addr(), MAGIC])
+                .buffer(&out),
+        )
+        .unwrap();
+    std::thread::spawn(move || job.wait(WAIT).unwrap())
+        .join()
+        .unwrap();
+    check_thread_ids(&out, 16, MAGIC);
+}
+
+#[test]
 fn hardware_only_features_say_so() {
     let dev = sim();
     let e = dev.perf_counters().unwrap_err();
@@ -481,4 +508,16 @@ fn hardware_only_features_say_so() {
         .import_dmabuf(std::os::fd::AsFd::as_fd(&file))
         .unwrap_err();
     assert!(e.to_string().contains("dmabuf"), "{e}");
+    let prog = program(&dev, "store_at");
+    let out = guarded(&dev, 16);
+    let job = dev
+        .submit(
+            &Dispatch::threads(&prog, 1)
+                .uniforms(&[out.gpu_addr()])
+                .buffer(&out),
+        )
+        .unwrap();
+    let e = job.sync_file().unwrap_err();
+    assert!(e.to_string().contains("sync_file"), "{e}");
+    job.wait(WAIT).unwrap();
 }

@@ -341,13 +341,14 @@ impl HwDevice {
         ioctl_rw::<{ uapi::IOCTL_WAIT_BO }, _>(self.card.as_fd(), &mut arg)
     }
 
-    /// Queues one CSD job. Returns the syncobj its completion (after the kernel's cache-clean
-    /// job, so TMU writes are in memory) is signalled on.
+    /// Queues one CSD job after `in_sync` (a syncobj, or 0). Returns the syncobj its
+    /// completion is signalled on: the kernel attaches it to the cache-clean job it queues
+    /// behind every CSD job, so once it signals the TMU writes are in memory.
     pub(crate) fn submit_csd(
         &self,
         cfg: [u32; 7],
         bo_handles: &[u32],
-        in_syncs: &[u32],
+        in_sync: u32,
         perfmon_id: u32,
     ) -> Result<u32> {
         let out: u32 = self
@@ -362,61 +363,20 @@ impl HwDevice {
                 )
             })?
             .into();
-        let mut args = uapi::SubmitCsd {
+        let args = uapi::SubmitCsd {
             cfg,
             bo_handles: bo_handles.as_ptr() as u64,
             bo_handle_count: bo_handles.len() as u32,
+            in_sync,
+            out_sync: out,
             perfmon_id,
             ..Zeroable::zeroed()
         };
-        // Kept alive until after the ioctl: the kernel reads them through user pointers.
-        let in_sems: Vec<uapi::Sem>;
-        let out_sems: [uapi::Sem; 1];
-        let multi: uapi::MultiSync;
-        if in_syncs.len() <= 1 {
-            args.in_sync = in_syncs.first().copied().unwrap_or(0);
-            args.out_sync = out;
-        } else if self.ident.supports_multisync {
-            in_sems = in_syncs
-                .iter()
-                .map(|&handle| uapi::Sem {
-                    handle,
-                    ..Zeroable::zeroed()
-                })
-                .collect();
-            out_sems = [uapi::Sem {
-                handle: out,
-                ..Zeroable::zeroed()
-            }];
-            multi = uapi::MultiSync {
-                base: uapi::Extension {
-                    next: 0,
-                    id: uapi::EXT_ID_MULTI_SYNC,
-                    flags: 0,
-                },
-                in_syncs: in_sems.as_ptr() as u64,
-                out_syncs: out_sems.as_ptr() as u64,
-                in_sync_count: in_sems.len() as u32,
-                out_sync_count: 1,
-                wait_stage: uapi::QUEUE_CSD,
-                pad: 0,
-            };
-            args.extensions = std::ptr::from_ref(&multi) as u64;
-            args.flags |= uapi::SUBMIT_EXTENSION;
-        } else {
-            self.destroy_syncobj(out);
-            return Err(Error::Unsupported {
-                what: "waiting for more than one job",
-                backend: BackendKind::Hardware,
-                why: "this kernel has no multi-sync extension (SUPPORTS_MULTISYNC_EXT); chain \
-                      through one job, or rely on jobs of one Device running in order",
-            });
-        }
         let r = loop {
             // SAFETY: SUBMIT_CSD is `_IOW('d', 0x47, struct drm_v3d_submit_csd)` (checked in
-            // `uapi`); the kernel copies the 88-byte struct in. The user pointers in it
-            // (`bo_handles`, `extensions` and the semaphore arrays `multi` points at) reference
-            // live locals and borrowed slices of the stated lengths that outlive this call.
+            // `uapi`); the kernel copies the 88-byte struct in and reads `bo_handle_count`
+            // u32s at `bo_handles`, a borrowed slice of exactly that length that outlives the
+            // call. `extensions` is 0, so no other user pointer is followed.
             match unsafe {
                 ioctl(
                     self.card.as_fd(),
@@ -432,6 +392,26 @@ impl HwDevice {
             return Err(classify("SUBMIT_CSD", &self.node, e, 0));
         }
         Ok(out)
+    }
+
+    /// Exports a syncobj's fence as a sync_file, which `poll` reports readable once the job
+    /// is done (to wait for GPU jobs and V4L2 buffers in one loop).
+    pub(crate) fn syncobj_sync_file(&self, handle: u32) -> Result<std::os::fd::OwnedFd> {
+        let h = drm::control::from_u32::<drm::control::syncobj::Handle>(handle).ok_or(
+            Error::InvalidArgument {
+                op: "SYNCOBJ_HANDLE_TO_FD",
+                detail: "syncobj handle 0".into(),
+                errno: Errno::INVAL.raw_os_error(),
+            },
+        )?;
+        self.card.syncobj_to_fd(h, true).map_err(|e| {
+            classify(
+                "SYNCOBJ_HANDLE_TO_FD",
+                &self.node,
+                Errno::from_io_error(&e).unwrap_or(Errno::INVAL),
+                0,
+            )
+        })
     }
 
     /// Waits for a syncobj to signal, `timeout` from now.
