@@ -43,14 +43,16 @@ pub enum Error {
     /// The GPU is not V3D 7.1.
     #[error(
         "{node} is V3D {major}.{minor}; this runtime drives only V3D 7.1 (the Raspberry Pi 5's \
-         VideoCore VII): its QPU code and dispatch rules differ from other versions"
+         VideoCore VII), whose QPU code and dispatch rules differ from other versions; set \
+         DAEDALUS_BACKEND=sim to use the emulator"
     )]
     UnsupportedGpu { node: String, major: u8, minor: u8 },
 
     /// The kernel's v3d driver cannot run compute jobs.
     #[error(
         "{node}: the v3d driver does not offer compute (CSD) jobs (SUPPORTS_CSD is 0 or \
-         unknown); update to a Raspberry Pi OS kernel from 2024 or later"
+         unknown); use a kernel whose v3d driver has CSD support (the Raspberry Pi OS kernels \
+         for the Pi 5 do)"
     )]
     NoCompute { node: String },
 
