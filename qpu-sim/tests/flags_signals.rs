@@ -6,17 +6,15 @@ mod common;
 use common::*;
 use qpu_sim::FaultKind;
 
-/// Stores rf10 to row `row` of buffer 0 (16 words per row); rf23 holds eidx * 4.
-fn store_row(row: u32) -> String {
-    format!(
-        "    nop ; ldunifrf.rf24
+/// Stores rf10 to the row whose address is the next uniform (rf23 holds eidx * 4).
+fn store_row(_row: u32) -> String {
+    "    nop ; ldunifrf.rf24
     add rf24, rf24, rf23
     mov tmud, rf10
     mov tmua, rf24
     tmuwt -
 "
-    )
-    .replace("ROW", &row.to_string())
+    .to_string()
 }
 
 fn prologue() -> &'static str {

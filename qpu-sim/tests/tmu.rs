@@ -254,7 +254,8 @@ fn atomics_return_the_old_value() {
     // py-videocore7 test_tmu_op_write_*: memory gets op(initial, src), ldtmu gives initial.
     let initial: [u32; 16] = std::array::from_fn(|i| (i as u32).wrapping_mul(0x9e37_79b9));
     let src: [u32; 16] = std::array::from_fn(|i| (i as u32 + 3).wrapping_mul(0x85eb_ca6b));
-    let cases: [(u32, fn(u32, u32) -> u32); 10] = [
+    type Reference = fn(u32, u32) -> u32;
+    let cases: [(u32, Reference); 10] = [
         (0, |a, b| a.wrapping_add(b)),
         (1, |a, b| a.wrapping_sub(b)),
         (2, |_, b| b),
