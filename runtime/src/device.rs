@@ -143,6 +143,10 @@ impl Device {
 
     /// Imports a dmabuf (a V4L2 CAPTURE buffer exported with `VIDIOC_EXPBUF`, say) as a buffer
     /// kernels can read and write in place. Hardware only: the emulator has no dmabufs.
+    ///
+    /// Import each dmabuf once per device and keep the `Buffer`: the kernel gives the same
+    /// GEM handle to every import of one dmabuf on an fd, and dropping any of the `Buffer`s
+    /// closes it for all.
     pub fn import_dmabuf(&self, fd: BorrowedFd<'_>) -> Result<Buffer> {
         match &self.shared.backend {
             Backend::Hw(h) => {

@@ -116,19 +116,10 @@ impl HwDevice {
     /// without DRM master), then primary nodes, each identified by its driver name. Node
     /// numbers are not stable across boots or kernels, so none is assumed.
     pub(crate) fn open() -> Result<HwDevice> {
-        let mut nodes: Vec<PathBuf> = match std::fs::read_dir(DRI_DIR) {
+        let nodes = candidate_nodes(match std::fs::read_dir(DRI_DIR) {
             Ok(dir) => dir.filter_map(|e| e.ok().map(|e| e.path())).collect(),
             Err(_) => Vec::new(),
-        };
-        let rank = |p: &PathBuf| {
-            let name = p.file_name().and_then(OsStr::to_str).unwrap_or("");
-            (!name.starts_with("renderD"), name.to_string())
-        };
-        nodes.retain(|p| {
-            let name = p.file_name().and_then(OsStr::to_str).unwrap_or("");
-            name.starts_with("renderD") || name.starts_with("card")
         });
-        nodes.sort_by_key(rank);
         let mut searched = Vec::new();
         for path in &nodes {
             let shown = path.display().to_string();
@@ -518,6 +509,32 @@ impl HwDevice {
     }
 }
 
+/// The DRM nodes worth asking, in order: render nodes (every ioctl used here is allowed on
+/// them without DRM master), then primary nodes; control nodes and the `by-path` links are
+/// left out.
+fn candidate_nodes(mut nodes: Vec<PathBuf>) -> Vec<PathBuf> {
+    let name = |p: &PathBuf| {
+        p.file_name()
+            .and_then(OsStr::to_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let number = |n: &str, prefix: &str| n.strip_prefix(prefix).and_then(|d| d.parse::<u32>().ok());
+    nodes.retain(|p| {
+        let n = name(p);
+        number(&n, "renderD").is_some() || number(&n, "card").is_some()
+    });
+    // Render nodes first, each kind in numeric order (renderD129 before renderD1000).
+    nodes.sort_by_key(|p| {
+        let n = name(p);
+        match number(&n, "renderD") {
+            Some(k) => (0, k),
+            None => (1, number(&n, "card").unwrap_or(u32::MAX)),
+        }
+    });
+    nodes
+}
+
 /// The driver bound to a DRM node, from sysfs (`/sys/class/drm/<node>/device/driver`).
 fn sysfs_driver(node: &Path) -> Option<String> {
     let name = node.file_name()?;
@@ -629,4 +646,70 @@ impl Drop for HwBo {
 /// The errno `DRM_IOCTL_SYNCOBJ_WAIT` uses for an expired timeout.
 pub(crate) fn is_timeout(e: Errno) -> bool {
     e.raw_os_error() == ETIME || e == Errno::TIMEDOUT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_nodes_are_asked_first_in_numeric_order() {
+        let got = candidate_nodes(
+            [
+                "card1",
+                "renderD1000",
+                "by-path",
+                "renderD129",
+                "controlD64",
+                "card0",
+                "renderD128",
+                "cardx",
+            ]
+            .iter()
+            .map(|n| Path::new("/dev/dri").join(n))
+            .collect(),
+        );
+        let names: Vec<String> = got
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            ["renderD128", "renderD129", "renderD1000", "card0", "card1"]
+        );
+    }
+
+    #[test]
+    fn kernel_errnos_map_to_the_documented_classes() {
+        let node = "/dev/dri/renderD128";
+        let e = classify("CREATE_BO", node, Errno::NOMEM, 4096);
+        assert!(
+            matches!(
+                e,
+                Error::OutOfMemory {
+                    size: 4096,
+                    errno: 12,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        for errno in [Errno::INVAL, Errno::NOENT, Errno::FAULT] {
+            let e = classify("SUBMIT_CSD", node, errno, 0);
+            assert!(matches!(e, Error::InvalidArgument { .. }), "{e}");
+            assert_eq!(e.errno(), Some(errno.raw_os_error()));
+        }
+        let e = classify("SUBMIT_CSD", node, Errno::NODEV, 0);
+        assert!(matches!(e, Error::DeviceLost { errno: 19, .. }), "{e}");
+        let e = classify("open", node, Errno::ACCESS, 0);
+        assert!(e.to_string().contains("render"), "{e}");
+        let e = classify("MMAP_BO", node, Errno::BUSY, 0);
+        assert!(matches!(e, Error::Device { errno: 16, .. }), "{e}");
+        assert!(
+            e.to_string().contains("MMAP_BO on /dev/dri/renderD128"),
+            "{e}"
+        );
+        assert!(is_timeout(Errno::from_raw_os_error(ETIME)));
+        assert!(!is_timeout(Errno::INTR));
+    }
 }
