@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytemuck::Pod;
 
 use crate::csd::{self, CsdParams, Supergroups};
-use crate::error::{EINVAL, EIO, ETIME, Result};
+use crate::error::{EINVAL, EIO, Result};
 use crate::sim::{SimBo, SimConfig, SimDevice, SimJob};
 use crate::{BACKEND_ENV, BackendKind, CounterInfo, EmulatorStats, Error, Identity, hw};
 
@@ -338,6 +338,15 @@ impl Device {
     pub fn perf_counters(&self) -> Result<Vec<CounterInfo>> {
         match &self.shared.backend {
             Backend::Hw(h) => {
+                if !h.identity().supports_perfmon {
+                    return Err(Error::Unsupported {
+                        what: "performance counters",
+                        backend: BackendKind::Hardware,
+                        why: "this kernel has no perfmon support (SUPPORTS_PERFMON is 0 or \
+                              unknown)",
+                    });
+                }
+                // MAX_PERF_COUNTERS is unknown to kernels older than PERFMON_GET_COUNTER.
                 let n = h.identity().max_perf_counters.min(256);
                 (0..n).map(|i| h.counter_info(i as u8)).collect()
             }
@@ -469,21 +478,7 @@ impl Buffer {
     /// Waits until no submitted job uses the buffer any more.
     pub fn wait_idle(&self, timeout: Duration) -> Result<()> {
         match &self.inner {
-            BufInner::Hw(b) => b.wait_idle(timeout).map_err(|e| {
-                if hw::is_timeout(e) {
-                    Error::Timeout {
-                        job: 0,
-                        timeout,
-                        errno: e.raw_os_error(),
-                    }
-                } else {
-                    Error::DeviceLost {
-                        op: "WAIT_BO",
-                        errno: e.raw_os_error(),
-                        message: e.to_string(),
-                    }
-                }
-            }),
+            BufInner::Hw(b) => b.wait_idle(timeout),
             BufInner::Sim(b) => b.wait_idle(timeout),
         }
     }
@@ -771,21 +766,8 @@ impl Job {
                 syncobj,
                 resets_before,
             } => {
-                dev.wait_syncobj(*syncobj, timeout).map_err(|e| {
-                    if hw::is_timeout(e) {
-                        Error::Timeout {
-                            job: self.id,
-                            timeout,
-                            errno: ETIME,
-                        }
-                    } else {
-                        Error::DeviceLost {
-                            op: "SYNCOBJ_WAIT",
-                            errno: e.raw_os_error(),
-                            message: e.to_string(),
-                        }
-                    }
-                })?;
+                dev.wait_syncobj(*syncobj, timeout)
+                    .map_err(|e| hw::wait_error(dev, "SYNCOBJ_WAIT", e, self.id, timeout))?;
                 if let (Some(before), Some(now)) = (resets_before, dev.reset_counter())
                     && now > *before
                 {

@@ -627,8 +627,10 @@ impl HwBo {
         Ok(unsafe { std::slice::from_raw_parts_mut(m.ptr.as_ptr(), m.len) })
     }
 
-    pub(crate) fn wait_idle(&self, timeout: Duration) -> Result<(), Errno> {
-        self.dev.wait_bo(self.handle, timeout)
+    pub(crate) fn wait_idle(&self, timeout: Duration) -> Result<()> {
+        self.dev
+            .wait_bo(self.handle, timeout)
+            .map_err(|e| wait_error(&self.dev, "WAIT_BO", e, 0, timeout))
     }
 
     pub(crate) fn size(&self) -> usize {
@@ -640,6 +642,25 @@ impl Drop for HwBo {
     fn drop(&mut self) {
         self.map = None;
         self.dev.close_bo(self.handle);
+    }
+}
+
+/// The error for a failed wait (`SYNCOBJ_WAIT`, `WAIT_BO`) on job `job`.
+pub(crate) fn wait_error(
+    dev: &HwDevice,
+    op: &'static str,
+    e: Errno,
+    job: u64,
+    timeout: Duration,
+) -> Error {
+    if is_timeout(e) {
+        Error::Timeout {
+            job,
+            timeout,
+            errno: e.raw_os_error(),
+        }
+    } else {
+        classify(op, &dev.node, e, 0)
     }
 }
 
