@@ -322,7 +322,10 @@ impl HwDevice {
         }
     }
 
-    /// Waits for the last job using `handle` (`WAIT_BO`, relative timeout).
+    /// Waits for the last job using `handle` (`WAIT_BO`, relative timeout). The kernel
+    /// writes the time left back into `timeout_ns` and answers `EAGAIN` when it woke early
+    /// (`v3d_wait_bo_ioctl`), so `ioctl_rw`'s retry continues with the remaining time and
+    /// `ETIME` means the whole timeout passed.
     pub(crate) fn wait_bo(&self, handle: u32, timeout: Duration) -> Result<(), Errno> {
         let mut arg = uapi::WaitBo {
             handle,
