@@ -550,7 +550,7 @@ pub struct ProgramOptions {
     /// Threads per QPU the program's register use allows: 1, 2 or 4. With 4 the dispatch sets
     /// the THREADING flag (Mesa `v3d_launch_grid`); 1 and 2 leave it clear. Default 1.
     pub threads_per_qpu: u32,
-    /// The program fits in one segment (Mesa's `single_seg`, cfg[5] bit 1). Default false.
+    /// The program fits in one segment (Mesa's `single_seg`, `cfg[5]` bit 1). Default false.
     pub single_seg: bool,
 }
 
