@@ -498,6 +498,36 @@ fn handles_are_shareable_between_threads() {
 }
 
 #[test]
+fn threads_submitting_to_one_device_each_get_their_results() {
+    let dev = sim();
+    let prog = std::sync::Arc::new(program(&dev, "thread_ids"));
+    let workers: Vec<_> = (0..4u32)
+        .map(|t| {
+            let dev = dev.clone();
+            let prog = std::sync::Arc::clone(&prog);
+            std::thread::spawn(move || {
+                for round in 0..5u32 {
+                    let threads = 1 + (t * 5 + round) as usize % 13;
+                    let magic = (t << 24) | (round << 16);
+                    let out = guarded(&dev, 16 * 16);
+                    dev.run(
+                        &Dispatch::threads(&prog, threads as u32)
+                            .uniforms(&[out.gpu_addr(), magic])
+                            .buffer(&out),
+                        WAIT,
+                    )
+                    .unwrap();
+                    check_thread_ids(&out, threads, magic);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+}
+
+#[test]
 fn hardware_only_features_say_so() {
     let dev = sim();
     let e = dev.perf_counters().unwrap_err();
