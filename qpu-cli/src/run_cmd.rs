@@ -331,10 +331,10 @@ pub fn run(args: &RunArgs) -> Result<String> {
         .with_context(|| format!("running {}", args.program.display()))?;
     if let Some(s) = job.emulator_stats() {
         eprintln!(
-            "emulator: {} instructions, {} modelled cycles ({:.3} ms at {} MHz)",
+            "emulator: {} instructions, {} modelled cycles ({:.1} us at {} MHz)",
             s.instructions(),
             s.total_cycles,
-            s.seconds() * 1e3,
+            s.seconds() * 1e6,
             s.clock_hz / 1_000_000
         );
     }
