@@ -14,7 +14,6 @@ use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
 use std::io::ErrorKind;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -123,12 +122,8 @@ impl HwDevice {
         let mut searched = Vec::new();
         for path in &nodes {
             let shown = path.display().to_string();
-            match OpenOptions::new()
-                .read(true)
-                .write(true)
-                .custom_flags(rustix::fs::OFlags::CLOEXEC.bits() as i32)
-                .open(path)
-            {
+            // std opens with O_CLOEXEC, so the fd does not leak into child processes.
+            match OpenOptions::new().read(true).write(true).open(path) {
                 Ok(file) => {
                     let card = Card(file);
                     let driver = drm::Device::get_driver(&card)
