@@ -475,7 +475,8 @@ impl Buffer {
         self.write(0, &v)
     }
 
-    /// Waits until no submitted job uses the buffer any more.
+    /// Waits until no submitted job uses the buffer any more, whatever the jobs' outcome
+    /// (`WAIT_BO`: a faulted or hung job leaves the buffer idle too).
     pub fn wait_idle(&self, timeout: Duration) -> Result<()> {
         match &self.inner {
             BufInner::Hw(b) => b.wait_idle(timeout),
@@ -513,6 +514,12 @@ enum MapInner<'a> {
 /// A buffer's contents, readable and writable as a byte slice. See [`Buffer::map`].
 pub struct MappedBuffer<'a> {
     inner: MapInner<'a>,
+}
+
+impl fmt::Debug for MappedBuffer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MappedBuffer({} bytes)", self.len())
+    }
 }
 
 impl Deref for MappedBuffer<'_> {

@@ -105,10 +105,12 @@ pub enum Error {
     /// The job was still running when the wait's timeout expired. It may still finish; wait
     /// again or drop it.
     #[error(
-        "job {job} still running after {timeout:?} (errno {errno}); wait longer, or the kernel \
-         may loop forever"
+        "{} still running after {timeout:?} (errno {errno}); wait longer, or the kernel may \
+         loop forever",
+        running(.job)
     )]
     Timeout {
+        /// The job waited for; 0 when waiting for whatever jobs use a buffer.
         job: u64,
         timeout: Duration,
         errno: i32,
@@ -177,5 +179,43 @@ impl Error {
     }
 }
 
+fn running(job: &u64) -> String {
+    match job {
+        0 => "the jobs using the buffer are".to_string(),
+        j => format!("job {j} is"),
+    }
+}
+
 /// Result with the runtime's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_name_what_was_waited_for() {
+        let t = Duration::from_millis(5);
+        let job = Error::Timeout {
+            job: 7,
+            timeout: t,
+            errno: ETIME,
+        };
+        assert_eq!(
+            job.to_string(),
+            "job 7 is still running after 5ms (errno 62); wait longer, or the kernel may loop \
+             forever"
+        );
+        let buf = Error::Timeout {
+            job: 0,
+            timeout: t,
+            errno: ETIME,
+        };
+        assert!(
+            buf.to_string()
+                .starts_with("the jobs using the buffer are still running after 5ms"),
+            "{buf}"
+        );
+        assert!(job.is_timeout() && buf.is_timeout());
+    }
+}

@@ -147,9 +147,11 @@ impl SimBo {
 
     pub(crate) fn wait_idle(&self, timeout: Duration) -> Result<()> {
         let last = lock(&self.0.last_job).clone();
-        match last {
-            Some(job) => job.wait(job.id, timeout).map(|_| ()),
-            None => Ok(()),
+        // Like WAIT_BO, this waits for the jobs to be over, whatever their outcome: a faulted
+        // or hung job leaves the buffer idle too.
+        match last.map(|job| job.wait(job.id, timeout)) {
+            Some(Err(e @ Error::Timeout { .. })) => Err(e),
+            _ => Ok(()),
         }
     }
 }

@@ -348,11 +348,20 @@ fn a_kernel_that_never_ends_times_out_then_hangs() {
     .unwrap();
     let prog = program(&dev, "forever");
     let t = Instant::now();
-    let job = dev.submit(&Dispatch::threads(&prog, 12)).unwrap();
+    let mut busy = dev.alloc(64).unwrap();
+    let job = dev
+        .submit(&Dispatch::threads(&prog, 12).buffer(&busy))
+        .unwrap();
     assert!(
         t.elapsed() < Duration::from_secs(1),
         "submit must not run the job"
     );
+    // Waiting for the buffer is waiting for its job.
+    match busy.wait_idle(Duration::from_millis(1)) {
+        Err(Error::Timeout { job: j, .. }) => assert_eq!(j, job.id()),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(busy.map(Duration::from_millis(1)).unwrap_err().is_timeout());
     match job.wait(Duration::from_millis(1)) {
         Err(e @ Error::Timeout { .. }) => {
             assert!(e.is_timeout());
@@ -369,6 +378,8 @@ fn a_kernel_that_never_ends_times_out_then_hangs() {
         }
         other => panic!("expected a GPU hang, got {other:?}"),
     }
+    // The buffer is idle once the hung job is over.
+    busy.wait_idle(Duration::ZERO).unwrap();
     // The device still works after a hang.
     let ids = program(&dev, "thread_ids");
     let out = guarded(&dev, 16);
