@@ -156,6 +156,8 @@ pub(crate) struct Ctx<'a, 't> {
     pub trace: Option<&'a mut (dyn Write + 't)>,
     /// Set when the instruction writes `syncb`.
     pub barrier: bool,
+    /// What the instruction wrote, for the trace.
+    pub written: &'a mut Vec<(Waddr, Lanes, u16)>,
 }
 
 impl Thread {
@@ -226,7 +228,7 @@ impl Thread {
         Ok(v)
     }
 
-    #[inline]
+    #[inline(always)]
     fn read_input(&self, i: &Input, nregs: u32, threads: u32) -> Result<Lanes, FaultKind> {
         match i.src {
             Src::Rf(n) => {
@@ -240,7 +242,7 @@ impl Thread {
                 Ok(self.rf[n as usize])
             }
             Src::SmallImm(idx) => {
-                let v = small_imm_value(idx).ok_or(FaultKind::InvalidInstruction {
+                let v = small_imm_value(idx).ok_or_else(|| FaultKind::InvalidInstruction {
                     word: 0,
                     reason: format!("small immediate index {idx}"),
                 })?;
@@ -266,14 +268,15 @@ impl Thread {
         let pc_addr = cx.code.base.wrapping_add(self.pc as u32 * 8);
         *cx.clock += cx.timing.clocks_per_instr;
         self.instrs += 1;
-        let mut written: [(Waddr, Lanes, u16); 3] = [(Waddr::NOP, [0; 16], 0); 3];
-        let mut nwritten = 0;
+        if cx.trace.is_some() {
+            cx.written.clear();
+        }
         let is_thrsw = match &instr {
             Instr::Branch(b) => {
                 self.branch_instr(b, pc_addr, cx)?;
                 false
             }
-            Instr::Alu(a) => self.alu_instr(a, cx, &mut written, &mut nwritten)?,
+            Instr::Alu(a) => self.alu_instr(a, cx)?,
         };
         if let Some(t) = cx.trace.as_deref_mut() {
             let _ = writeln!(
@@ -281,7 +284,7 @@ impl Thread {
                 "qpu {:2} thread {} pc {:#010x}  {}",
                 cx.qpu, self.slot, pc_addr, instr
             );
-            for (w, v, m) in &written[..nwritten] {
+            for (w, v, m) in cx.written.iter() {
                 let _ = write!(t, "    {w:<7}");
                 for (i, x) in v.iter().enumerate() {
                     if m >> i & 1 == 1 {
@@ -450,13 +453,7 @@ impl Thread {
     }
 
     /// Executes an ALU instruction; returns whether it carried `thrsw`.
-    fn alu_instr(
-        &mut self,
-        ins: &AluInstr,
-        cx: &mut Ctx<'_, '_>,
-        written: &mut [(Waddr, Lanes, u16); 3],
-        nwritten: &mut usize,
-    ) -> Result<bool, FaultKind> {
+    fn alu_instr(&mut self, ins: &AluInstr, cx: &mut Ctx<'_, '_>) -> Result<bool, FaultKind> {
         let sig = ins.sig;
         if sig.ldvary || sig.ldtlb || sig.ldtlbu {
             return Err(FaultKind::Unsupported(
@@ -542,16 +539,27 @@ impl Thread {
             self.last_sfu = Some(self.instrs);
         }
 
-        let add_res = eval_add(
-            add.op,
-            &add_a,
-            &add_b,
-            add.a.unpack,
-            add.b.unpack,
-            add.pack,
-            &lane_cx,
-        )?;
-        let mul_res = if mul.op == qpu_asm::isa::MulOp::Multop {
+        // A nop ALU computes nothing (it has no destination and, without flags, no effect).
+        let add_idle =
+            add.op == qpu_asm::isa::AddOp::Nop && add.flags.pf.is_none() && add.flags.uf.is_none();
+        let add_res = if add_idle {
+            None
+        } else {
+            Some(eval_add(
+                add.op,
+                &add_a,
+                &add_b,
+                add.a.unpack,
+                add.b.unpack,
+                add.pack,
+                &lane_cx,
+            )?)
+        };
+        let mul_idle =
+            mul.op == qpu_asm::isa::MulOp::Nop && mul.flags.pf.is_none() && mul.flags.uf.is_none();
+        let mul_res = if mul_idle {
+            None
+        } else if mul.op == qpu_asm::isa::MulOp::Multop {
             if mul.dst != Waddr::NOP {
                 return Err(FaultKind::SemanticsUnknown(
                     "the value MULTOP writes to its destination (Mesa only writes it to nop)"
@@ -680,25 +688,20 @@ impl Thread {
 
         // Write-back: add, mul, then the signal.
         let mut rf_written: u64 = 0;
-        if add.op.has_dst() && add.op != qpu_asm::isa::AddOp::Tmuwt {
-            if sfu {
-                if let Waddr::Rf(n) = add.dst {
-                    self.sfu_pending = Some((n, self.instrs - 1 + cx.timing.sfu_latency_instrs));
+        if let Some(a) = &add_res {
+            if add.op.has_dst() && add.op != qpu_asm::isa::AddOp::Tmuwt {
+                if sfu {
+                    if let Waddr::Rf(n) = add.dst {
+                        self.sfu_pending =
+                            Some((n, self.instrs - 1 + cx.timing.sfu_latency_instrs));
+                    }
                 }
+                self.write(add.dst, a, add_mask, cx, &mut rf_written)?;
             }
-            self.write(
-                add.dst,
-                &add_res,
-                add_mask,
-                cx,
-                &mut rf_written,
-                written,
-                nwritten,
-            )?;
         }
         if let Some(m) = &mul_res {
             if mul.op.has_dst() {
-                self.write(mul.dst, m, mul_mask, cx, &mut rf_written, written, nwritten)?;
+                self.write(mul.dst, m, mul_mask, cx, &mut rf_written)?;
             }
         }
         if let Some((dst, v)) = sig_val {
@@ -709,13 +712,15 @@ impl Thread {
                 cmp: None,
                 pack: crate::float::F32Pack::None,
             };
-            self.write(dst, &r, 0xffff, cx, &mut rf_written, written, nwritten)?;
+            self.write(dst, &r, 0xffff, cx, &mut rf_written)?;
         }
 
         // Flags: at most one ALU pushes or updates them in an encodable instruction.
-        if add.flags.pf.is_some() || add.flags.uf.is_some() {
-            let (z, n, c) = flag_bits(&add_res, add.op.name())?;
-            self.update_flags(add.flags.pf, add.flags.uf, z, n, c, add.op.name())?;
+        if let Some(a) = &add_res {
+            if add.flags.pf.is_some() || add.flags.uf.is_some() {
+                let (z, n, c) = flag_bits(a, add.op.name())?;
+                self.update_flags(add.flags.pf, add.flags.uf, z, n, c, add.op.name())?;
+            }
         }
         if let Some(m) = &mul_res {
             if mul.flags.pf.is_some() || mul.flags.uf.is_some() {
@@ -823,9 +828,30 @@ impl Thread {
         mask: u16,
         cx: &mut Ctx<'_, '_>,
         rf_written: &mut u64,
-        written: &mut [(Waddr, Lanes, u16); 3],
-        nwritten: &mut usize,
     ) -> Result<(), FaultKind> {
+        // The common case: an unpacked result to a register not yet written.
+        if let Waddr::Rf(n) = dst {
+            if r.pack == crate::float::F32Pack::None
+                && u32::from(n) < cx.nregs
+                && *rf_written >> n & 1 == 0
+            {
+                *rf_written |= 1 << n;
+                let reg = &mut self.rf[n as usize];
+                if mask == 0xffff {
+                    *reg = r.val;
+                } else {
+                    for (i, (d, v)) in reg.iter_mut().zip(r.val).enumerate() {
+                        if mask >> i & 1 == 1 {
+                            *d = v;
+                        }
+                    }
+                }
+                if cx.trace.is_some() {
+                    cx.written.push((dst, *reg, mask));
+                }
+                return Ok(());
+            }
+        }
         let packed = |old: &Lanes| -> Lanes {
             if r.pack == crate::float::F32Pack::None {
                 r.val
@@ -843,15 +869,13 @@ impl Thread {
                     rf_written,
                 )?;
                 if cx.trace.is_some() {
-                    written[*nwritten] = (dst, self.rf[n as usize], mask);
-                    *nwritten += 1;
+                    cx.written.push((dst, self.rf[n as usize], mask));
                 }
             }
             Waddr::Magic(m) => {
                 let v = packed(&[0; 16]);
                 if cx.trace.is_some() && m != Magic::Nop {
-                    written[*nwritten] = (dst, v, mask);
-                    *nwritten += 1;
+                    cx.written.push((dst, v, mask));
                 }
                 self.write_magic(m, v, mask, cx, rf_written)?;
             }
@@ -1036,7 +1060,7 @@ impl Thread {
 }
 
 fn sig_addr(ins: &AluInstr) -> Result<Waddr, FaultKind> {
-    ins.sig_addr.ok_or(FaultKind::InvalidInstruction {
+    ins.sig_addr.ok_or_else(|| FaultKind::InvalidInstruction {
         word: 0,
         reason: "signal without its destination address".into(),
     })

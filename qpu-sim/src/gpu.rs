@@ -304,6 +304,7 @@ impl Gpu {
         let mut steps: u64 = 0;
         let mut bus_free: u64 = 0;
         let mut epoch_end: u64 = 0;
+        let mut written = Vec::with_capacity(3);
         while live > 0 {
             epoch_end += timing.quantum;
             let mut progressed = false;
@@ -354,23 +355,7 @@ impl Gpu {
                         progressed = true;
                         continue;
                     }
-                    steps += 1;
-                    if steps > self.config.max_steps {
-                        let pc = code.base.wrapping_add(th.pc as u32 * 8);
-                        return Err(Fault {
-                            kind: FaultKind::StepLimit {
-                                limit: self.config.max_steps,
-                            },
-                            at: Some(Location {
-                                qpu: q as u32,
-                                thread: th.slot,
-                                batch: th.batch,
-                                pc,
-                            }),
-                        });
-                    }
                     progressed = true;
-                    let pc = code.base.wrapping_add(th.pc as u32 * 8);
                     let slot = th.slot as usize;
                     let mut cx = Ctx {
                         mem: &mut self.memory,
@@ -384,18 +369,41 @@ impl Gpu {
                         qpu: q as u32,
                         trace: trace.as_deref_mut(),
                         barrier: false,
+                        written: &mut written,
                     };
-                    let outcome = th.step(&mut cx).map_err(|kind| Fault {
-                        kind,
-                        at: Some(Location {
-                            qpu: q as u32,
-                            thread: th.slot,
-                            batch: th.batch,
-                            pc,
-                        }),
-                    })?;
+                    // Run this thread until it switches, ends, meets a barrier or the epoch ends.
+                    let mut pc;
+                    let outcome = loop {
+                        steps += 1;
+                        pc = cx.code.base.wrapping_add(th.pc as u32 * 8);
+                        if steps > self.config.max_steps {
+                            return Err(Fault {
+                                kind: FaultKind::StepLimit {
+                                    limit: self.config.max_steps,
+                                },
+                                at: Some(Location {
+                                    qpu: q as u32,
+                                    thread: th.slot,
+                                    batch: th.batch,
+                                    pc,
+                                }),
+                            });
+                        }
+                        let outcome = th.step(&mut cx).map_err(|kind| Fault {
+                            kind,
+                            at: Some(Location {
+                                qpu: q as u32,
+                                thread: th.slot,
+                                batch: th.batch,
+                                pc,
+                            }),
+                        })?;
+                        cx.stats.threads[slot].instructions += 1;
+                        if outcome != Outcome::Continue || cx.barrier || *cx.clock >= epoch_end {
+                            break outcome;
+                        }
+                    };
                     let hit_barrier = cx.barrier;
-                    qs.stats.threads[slot].instructions += 1;
                     let (sg, batch) = (th.supergroup, th.batch);
                     if hit_barrier {
                         sg_arrived[sg as usize] += 1;
