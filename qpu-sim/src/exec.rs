@@ -16,53 +16,61 @@ use crate::memory::Memory;
 use crate::timing::{QpuStats, Timing};
 use crate::tmu::{self, TmuRequest};
 
-/// The program, decoded once per dispatch as far as it is executed.
+/// The program, decoded once per dispatch as far as it is executed. Words are fetched from
+/// memory the first time they execute, so a code buffer of any size costs only what runs.
 pub(crate) struct Code {
     pub base: u32,
-    words: Vec<u64>,
+    /// Instruction words from `base` to the end of its buffer.
+    len: usize,
     decoded: Vec<Option<Result<Instr, DecodeError>>>,
 }
 
 impl Code {
     pub fn load(mem: &mut Memory, base: u32) -> Option<Code> {
         let bytes = mem.bytes_from(base)?;
-        let n = bytes / 8;
-        let mut words = Vec::with_capacity(n);
-        for i in 0..n {
-            words.push(mem.read_u64(base + 8 * i as u32)?);
-        }
         Some(Code {
             base,
-            decoded: vec![None; n],
-            words,
+            len: bytes / 8,
+            decoded: Vec::new(),
         })
     }
 
     #[inline]
-    fn get(&mut self, pc: usize) -> Result<&Instr, FaultKind> {
-        if pc >= self.words.len() {
+    fn get(&mut self, pc: usize, mem: &mut Memory) -> Result<&Instr, FaultKind> {
+        if pc >= self.len {
             return Err(FaultKind::PcOutsideCode {
                 addr: self.base.wrapping_add((pc as u32).wrapping_mul(8)),
             });
         }
-        let word = self.words[pc];
-        match self.decoded[pc].get_or_insert_with(|| decode(word)) {
-            Ok(i) => Ok(i),
-            Err(e) => Err(FaultKind::InvalidInstruction {
-                word,
+        if pc >= self.decoded.len() {
+            self.decoded.resize(pc + 64, None);
+        }
+        let addr = self.base.wrapping_add(pc as u32 * 8);
+        let slot = &mut self.decoded[pc];
+        if slot.is_none() {
+            let word = mem
+                .read_u64(addr)
+                .ok_or(FaultKind::PcOutsideCode { addr })?;
+            *slot = Some(decode(word));
+        }
+        match slot {
+            Some(Ok(i)) => Ok(i),
+            Some(Err(e)) => Err(FaultKind::InvalidInstruction {
+                word: mem.read_u64(addr).unwrap_or(0),
                 reason: e.to_string(),
             }),
+            None => unreachable!("filled above"),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.words.len()
+        self.len
     }
 
     /// The instruction index of a code address, if it is one.
     fn index_of(&self, addr: u32) -> Option<usize> {
         let off = addr.wrapping_sub(self.base);
-        if addr < self.base || off % 8 != 0 || (off / 8) as usize >= self.words.len() {
+        if addr < self.base || off % 8 != 0 || (off / 8) as usize >= self.len {
             None
         } else {
             Some((off / 8) as usize)
@@ -264,7 +272,7 @@ impl Thread {
 
     /// Executes the instruction at `pc`.
     pub fn step(&mut self, cx: &mut Ctx<'_, '_>) -> Result<Outcome, FaultKind> {
-        let instr = *cx.code.get(self.pc)?;
+        let instr = *cx.code.get(self.pc, cx.mem)?;
         let pc_addr = cx.code.base.wrapping_add(self.pc as u32 * 8);
         *cx.clock += cx.timing.clocks_per_instr;
         self.instrs += 1;

@@ -1,5 +1,6 @@
 //! The emulated GPU: buffer objects, QPUs, and a compute dispatch as `SUBMIT_CSD` describes it.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use crate::exec::{Code, Ctx, Outcome, Thread};
@@ -266,10 +267,11 @@ impl Gpu {
                 },
             })
             .collect();
-        let n_sg = csd.batches.div_ceil(csd.batches_per_sg);
         let sg_size = |sg: u32| (csd.batches - sg * csd.batches_per_sg).min(csd.batches_per_sg);
-        let mut sg_arrived = vec![0u32; n_sg as usize];
-        let mut sg_ended = vec![0u32; n_sg as usize];
+        // Per-supergroup counts, kept only for supergroups that have started (cfg[4] may ask for
+        // billions of batches; the step limit ends such a dispatch long before).
+        let mut sg_arrived: HashMap<u32, u32> = HashMap::new();
+        let mut sg_ended: HashMap<u32, u32> = HashMap::new();
         let mut next_batch = 0u32;
         let entry = 0usize;
         let new_thread = |batch: u32, q: u32, slot_idx: usize, now: u64| {
@@ -406,10 +408,11 @@ impl Gpu {
                     let hit_barrier = cx.barrier;
                     let (sg, batch) = (th.supergroup, th.batch);
                     if hit_barrier {
-                        sg_arrived[sg as usize] += 1;
-                        if sg_arrived[sg as usize] == sg_size(sg) {
+                        let arrived = sg_arrived.entry(sg).or_insert(0);
+                        *arrived += 1;
+                        if *arrived == sg_size(sg) {
                             // Everyone is here: release the supergroup at this clock.
-                            sg_arrived[sg as usize] = 0;
+                            *arrived = 0;
                             let now = qpus[q].clock;
                             for other in qpus.iter_mut() {
                                 for t in other.slots.iter_mut().flatten() {
@@ -434,14 +437,17 @@ impl Gpu {
                             qs.current = None;
                             qs.next_rr = (cur + 1) % qs.slots.len();
                             qs.stats.cycles = qs.clock;
-                            sg_ended[sg as usize] += 1;
-                            if sg_arrived[sg as usize] > 0
-                                && sg_arrived[sg as usize] + sg_ended[sg as usize] == sg_size(sg)
-                            {
+                            let ended = {
+                                let e = sg_ended.entry(sg).or_insert(0);
+                                *e += 1;
+                                *e
+                            };
+                            let arrived = sg_arrived.get(&sg).copied().unwrap_or(0);
+                            if arrived > 0 && arrived + ended == sg_size(sg) {
                                 return Err(Fault {
                                     kind: FaultKind::BarrierDeadlock {
                                         supergroup: sg,
-                                        arrived: sg_arrived[sg as usize],
+                                        arrived,
                                         total: sg_size(sg),
                                         why: "ended without reaching it",
                                     },
@@ -468,10 +474,15 @@ impl Gpu {
             if !progressed {
                 // Nothing ran and nothing waits for a clock: every thread is stopped at a
                 // barrier that cannot complete.
-                let sg = sg_arrived.iter().position(|&a| a > 0).unwrap_or(0) as u32;
+                let sg = sg_arrived
+                    .iter()
+                    .filter(|(_, a)| **a > 0)
+                    .map(|(s, _)| *s)
+                    .min()
+                    .unwrap_or(0);
                 return Err(Fault::global(FaultKind::BarrierDeadlock {
                     supergroup: sg,
-                    arrived: sg_arrived.get(sg as usize).copied().unwrap_or(0),
+                    arrived: sg_arrived.get(&sg).copied().unwrap_or(0),
                     total: sg_size(sg),
                     why: "cannot start or reach it (every thread slot holds a thread waiting at a barrier, or a thread waits at a barrier without a thrsw to let the others run)",
                 }));
