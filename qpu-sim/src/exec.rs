@@ -22,7 +22,7 @@ pub(crate) struct Code {
     pub base: u32,
     /// Instruction words from `base` to the end of its buffer.
     len: usize,
-    decoded: Vec<Option<Result<Instr, DecodeError>>>,
+    decoded: Vec<Option<Result<(Instr, bool), DecodeError>>>,
 }
 
 impl Code {
@@ -36,7 +36,7 @@ impl Code {
     }
 
     #[inline]
-    fn get(&mut self, pc: usize, mem: &mut Memory) -> Result<&Instr, FaultKind> {
+    fn get(&mut self, pc: usize, mem: &mut Memory) -> Result<&(Instr, bool), FaultKind> {
         if pc >= self.len {
             return Err(FaultKind::PcOutsideCode {
                 addr: self.base.wrapping_add((pc as u32).wrapping_mul(8)),
@@ -51,7 +51,10 @@ impl Code {
             let word = mem
                 .read_u64(addr)
                 .ok_or(FaultKind::PcOutsideCode { addr })?;
-            *slot = Some(decode(word));
+            *slot = Some(decode(word).map(|i| {
+                let plain = is_plain(&i);
+                (i, plain)
+            }));
         }
         match slot {
             Some(Ok(i)) => Ok(i),
@@ -272,7 +275,7 @@ impl Thread {
 
     /// Executes the instruction at `pc`.
     pub fn step(&mut self, cx: &mut Ctx<'_, '_>) -> Result<Outcome, FaultKind> {
-        let instr = *cx.code.get(self.pc, cx.mem)?;
+        let (instr, plain) = *cx.code.get(self.pc, cx.mem)?;
         let pc_addr = cx.code.base.wrapping_add(self.pc as u32 * 8);
         *cx.clock += cx.timing.clocks_per_instr;
         self.instrs += 1;
@@ -284,7 +287,14 @@ impl Thread {
                 self.branch_instr(b, pc_addr, cx)?;
                 false
             }
-            Instr::Alu(a) => self.alu_instr(a, cx)?,
+            Instr::Alu(a) => {
+                if plain && self.thread_end_at.is_none() && cx.trace.is_none() {
+                    self.plain_alu(a, cx)?;
+                    false
+                } else {
+                    self.alu_instr(a, cx)?
+                }
+            }
         };
         if let Some(t) = cx.trace.as_deref_mut() {
             let _ = writeln!(
@@ -460,6 +470,82 @@ impl Thread {
         Ok(())
     }
 
+    /// The fast path for the common instruction: no signals, conditions or flag updates, ops
+    /// without side effects, register or no destinations (see `is_plain`). Same semantics as
+    /// `alu_instr`, fewer checks.
+    fn plain_alu(&mut self, ins: &AluInstr, cx: &mut Ctx<'_, '_>) -> Result<(), FaultKind> {
+        let (add, mul) = (&ins.add, &ins.mul);
+        let (nregs, threads) = (cx.nregs, cx.threads_per_qpu);
+        let zero = [0u32; 16];
+        let read = |t: &Thread, i: &Input, used: bool| -> Result<Lanes, FaultKind> {
+            if used {
+                t.read_input(i, nregs, threads)
+            } else {
+                Ok(zero)
+            }
+        };
+        if let Some((reg, ready)) = self.sfu_pending {
+            let touches = |i: &Input, n: u8| n >= 1 && i.src == Src::Rf(reg);
+            if self.instrs > ready {
+                self.sfu_pending = None;
+            } else if touches(&add.a, add.op.nsrc())
+                || touches(&add.b, add.op.nsrc().saturating_sub(1))
+                || touches(&mul.a, mul.op.nsrc())
+                || touches(&mul.b, mul.op.nsrc().saturating_sub(1))
+            {
+                let stall = (ready - (self.instrs - 1)) * cx.timing.clocks_per_instr;
+                *cx.clock += stall;
+                cx.stats.sfu_wait_cycles += stall;
+                self.sfu_pending = None;
+            }
+        }
+        let lane_cx = LaneCtx {
+            tidx: self.tidx,
+            flags_a: self.fa,
+            flags_b: self.fb,
+            link: self.link,
+            cond_mask: 0xffff,
+        };
+        let add_res = if add.op == qpu_asm::isa::AddOp::Nop {
+            None
+        } else {
+            let a = read(self, &add.a, add.op.nsrc() >= 1)?;
+            let b = read(self, &add.b, add.op.nsrc() >= 2)?;
+            Some(eval_add(
+                add.op,
+                &a,
+                &b,
+                add.a.unpack,
+                add.b.unpack,
+                add.pack,
+                &lane_cx,
+            )?)
+        };
+        let mul_res = if mul.op == qpu_asm::isa::MulOp::Nop {
+            None
+        } else {
+            let a = read(self, &mul.a, mul.op.nsrc() >= 1)?;
+            let b = read(self, &mul.b, mul.op.nsrc() >= 2)?;
+            Some(eval_mul(
+                mul.op,
+                &a,
+                &b,
+                mul.a.unpack,
+                mul.b.unpack,
+                mul.pack,
+                None,
+            )?)
+        };
+        let mut rf_written = 0u64;
+        if let Some(r) = &add_res {
+            self.write(add.dst, r, 0xffff, cx, &mut rf_written)?;
+        }
+        if let Some(r) = &mul_res {
+            self.write(mul.dst, r, 0xffff, cx, &mut rf_written)?;
+        }
+        Ok(())
+    }
+
     /// Executes an ALU instruction; returns whether it carried `thrsw`.
     fn alu_instr(&mut self, ins: &AluInstr, cx: &mut Ctx<'_, '_>) -> Result<bool, FaultKind> {
         let sig = ins.sig;
@@ -530,6 +616,12 @@ impl Thread {
             cond_mask: add_mask,
         };
 
+        if add.op == qpu_asm::isa::AddOp::Barrierid && add.dst != Waddr::Magic(Magic::Syncb) {
+            return Err(FaultKind::SemanticsUnknown(
+                "the value `barrierid` writes anywhere but `syncb` (Mesa only writes it there)"
+                    .into(),
+            ));
+        }
         let sfu = is_sfu(add.op);
         if sfu {
             if self.thrsw.is_some() {
@@ -1103,4 +1195,71 @@ fn flag_bits(r: &OpResult, _op: &str) -> Result<(u16, u16, Option<u16>), FaultKi
 #[allow(dead_code)]
 pub(crate) fn smimm_slot(i: &AluInstr) -> Option<SmallImmSlot> {
     i.small_imm_slot()
+}
+
+/// Whether an instruction can take `Thread::plain_alu`: an ALU instruction with no signals, no
+/// conditions or flag updates, register (or no) destinations, and ops whose evaluation has no
+/// side effects and reads no per-thread state beyond `tidx`.
+fn is_plain(i: &Instr) -> bool {
+    use qpu_asm::isa::{AddOp as A, MulOp as M};
+    let Instr::Alu(a) = i else { return false };
+    let no_flags = |f: &qpu_asm::AluFlags| f.cond.is_none() && f.pf.is_none() && f.uf.is_none();
+    let rf_or_none = |has: bool, w: Waddr| !has || matches!(w, Waddr::Rf(_));
+    a.sig.is_empty()
+        && no_flags(&a.add.flags)
+        && no_flags(&a.mul.flags)
+        && rf_or_none(a.add.op.has_dst(), a.add.dst)
+        && rf_or_none(a.mul.op.has_dst(), a.mul.dst)
+        && matches!(
+            a.add.op,
+            A::Nop
+                | A::Fadd
+                | A::Faddnf
+                | A::Fsub
+                | A::Fmin
+                | A::Fmax
+                | A::Vfpack
+                | A::Add
+                | A::Sub
+                | A::Min
+                | A::Max
+                | A::Umin
+                | A::Umax
+                | A::Shl
+                | A::Shr
+                | A::Asr
+                | A::Ror
+                | A::Vfmin
+                | A::Vfmax
+                | A::And
+                | A::Or
+                | A::Xor
+                | A::Vadd
+                | A::Vsub
+                | A::Not
+                | A::Neg
+                | A::Clz
+                | A::Tidx
+                | A::Eidx
+                | A::Fround
+                | A::Ftoin
+                | A::Ftrunc
+                | A::Ftoiz
+                | A::Ffloor
+                | A::Ftouz
+                | A::Fceil
+                | A::Fdx
+                | A::Fdy
+                | A::Itof
+                | A::Utof
+                | A::Fmov
+                | A::Mov
+                | A::Rotq
+                | A::Rot
+                | A::Shuffle
+        )
+        && matches!(
+            a.mul.op,
+            M::Nop | M::Add | M::Sub | M::Smul24 | M::Vfmul | M::Fmov | M::Mov | M::Fmul
+        )
 }
