@@ -385,3 +385,23 @@ fn trace_lists_each_instruction_and_the_lanes_written() {
     // 2 + 7 executed instructions of the ending (the last nop is never reached).
     assert_eq!(text.lines().filter(|l| l.starts_with("qpu")).count(), 9);
 }
+
+#[test]
+fn an_absurd_batch_count_ends_at_the_step_limit() {
+    // cfg[4] = 0xfffffffe asks for 2^32 - 1 batches: the dispatch must neither allocate per
+    // batch up front nor run forever.
+    let mut gpu = Gpu::new(GpuConfig {
+        max_steps: 100_000,
+        ..GpuConfig::default()
+    });
+    gpu.map_bo(CODE, asm(END)).unwrap();
+    gpu.map_bo(UNIF, vec![0; 64]).unwrap();
+    let mut c = cfg(1, 1, false);
+    c[4] = 0xffff_fffe;
+    let f = gpu.dispatch(c, DispatchOptions::default()).unwrap_err();
+    expect_kind(
+        &f,
+        |k| matches!(k, FaultKind::StepLimit { .. }),
+        "step limit",
+    );
+}
