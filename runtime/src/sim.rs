@@ -46,7 +46,8 @@ pub struct SimConfig {
     pub qpus_per_slice: u8,
     /// Instructions (over all threads) after which a job is declared hung. Default 2^30:
     /// about 0.45 s of a Pi 5 issuing 12 QPUs x 800 MHz / 4 clocks, close to the kernel's
-    /// 500 ms CSD hang check, and about a minute of emulation at ~20 M instructions/s.
+    /// 500 ms CSD hang check, and 20 s to a minute of emulation (qpu-sim ran 20 to 60 M
+    /// instructions/s on the 2-core build machine).
     /// Lower it for tests of runaway kernels.
     pub max_steps: u64,
     /// Bytes of buffer objects the device may hold at once. Default 1 GiB.
