@@ -16,53 +16,64 @@ use crate::memory::Memory;
 use crate::timing::{QpuStats, Timing};
 use crate::tmu::{self, TmuRequest};
 
-/// The program, decoded once per dispatch as far as it is executed.
+/// The program, decoded once per dispatch as far as it is executed. Words are fetched from
+/// memory the first time they execute, so a code buffer of any size costs only what runs.
 pub(crate) struct Code {
     pub base: u32,
-    words: Vec<u64>,
-    decoded: Vec<Option<Result<Instr, DecodeError>>>,
+    /// Instruction words from `base` to the end of its buffer.
+    len: usize,
+    decoded: Vec<Option<Result<(Instr, bool), DecodeError>>>,
 }
 
 impl Code {
     pub fn load(mem: &mut Memory, base: u32) -> Option<Code> {
         let bytes = mem.bytes_from(base)?;
-        let n = bytes / 8;
-        let mut words = Vec::with_capacity(n);
-        for i in 0..n {
-            words.push(mem.read_u64(base + 8 * i as u32)?);
-        }
         Some(Code {
             base,
-            decoded: vec![None; n],
-            words,
+            len: bytes / 8,
+            decoded: Vec::new(),
         })
     }
 
     #[inline]
-    fn get(&mut self, pc: usize) -> Result<&Instr, FaultKind> {
-        if pc >= self.words.len() {
+    fn get(&mut self, pc: usize, mem: &mut Memory) -> Result<&(Instr, bool), FaultKind> {
+        if pc >= self.len {
             return Err(FaultKind::PcOutsideCode {
                 addr: self.base.wrapping_add((pc as u32).wrapping_mul(8)),
             });
         }
-        let word = self.words[pc];
-        match self.decoded[pc].get_or_insert_with(|| decode(word)) {
-            Ok(i) => Ok(i),
-            Err(e) => Err(FaultKind::InvalidInstruction {
-                word,
+        if pc >= self.decoded.len() {
+            self.decoded.resize(pc + 64, None);
+        }
+        let addr = self.base.wrapping_add(pc as u32 * 8);
+        let slot = &mut self.decoded[pc];
+        if slot.is_none() {
+            let word = mem
+                .read_u64(addr)
+                .ok_or(FaultKind::PcOutsideCode { addr })?;
+            *slot = Some(decode(word).map(|i| {
+                let plain = is_plain(&i);
+                (i, plain)
+            }));
+        }
+        match slot {
+            Some(Ok(i)) => Ok(i),
+            Some(Err(e)) => Err(FaultKind::InvalidInstruction {
+                word: mem.read_u64(addr).unwrap_or(0),
                 reason: e.to_string(),
             }),
+            None => unreachable!("filled above"),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.words.len()
+        self.len
     }
 
     /// The instruction index of a code address, if it is one.
     fn index_of(&self, addr: u32) -> Option<usize> {
         let off = addr.wrapping_sub(self.base);
-        if addr < self.base || off % 8 != 0 || (off / 8) as usize >= self.words.len() {
+        if addr < self.base || off % 8 != 0 || (off / 8) as usize >= self.len {
             None
         } else {
             Some((off / 8) as usize)
@@ -156,6 +167,8 @@ pub(crate) struct Ctx<'a, 't> {
     pub trace: Option<&'a mut (dyn Write + 't)>,
     /// Set when the instruction writes `syncb`.
     pub barrier: bool,
+    /// What the instruction wrote, for the trace.
+    pub written: &'a mut Vec<(Waddr, Lanes, u16)>,
 }
 
 impl Thread {
@@ -226,7 +239,7 @@ impl Thread {
         Ok(v)
     }
 
-    #[inline]
+    #[inline(always)]
     fn read_input(&self, i: &Input, nregs: u32, threads: u32) -> Result<Lanes, FaultKind> {
         match i.src {
             Src::Rf(n) => {
@@ -240,7 +253,7 @@ impl Thread {
                 Ok(self.rf[n as usize])
             }
             Src::SmallImm(idx) => {
-                let v = small_imm_value(idx).ok_or(FaultKind::InvalidInstruction {
+                let v = small_imm_value(idx).ok_or_else(|| FaultKind::InvalidInstruction {
                     word: 0,
                     reason: format!("small immediate index {idx}"),
                 })?;
@@ -262,18 +275,26 @@ impl Thread {
 
     /// Executes the instruction at `pc`.
     pub fn step(&mut self, cx: &mut Ctx<'_, '_>) -> Result<Outcome, FaultKind> {
-        let instr = *cx.code.get(self.pc)?;
+        let (instr, plain) = *cx.code.get(self.pc, cx.mem)?;
         let pc_addr = cx.code.base.wrapping_add(self.pc as u32 * 8);
         *cx.clock += cx.timing.clocks_per_instr;
         self.instrs += 1;
-        let mut written: [(Waddr, Lanes, u16); 3] = [(Waddr::NOP, [0; 16], 0); 3];
-        let mut nwritten = 0;
+        if cx.trace.is_some() {
+            cx.written.clear();
+        }
         let is_thrsw = match &instr {
             Instr::Branch(b) => {
                 self.branch_instr(b, pc_addr, cx)?;
                 false
             }
-            Instr::Alu(a) => self.alu_instr(a, cx, &mut written, &mut nwritten)?,
+            Instr::Alu(a) => {
+                if plain && self.thread_end_at.is_none() && cx.trace.is_none() {
+                    self.plain_alu(a, cx)?;
+                    false
+                } else {
+                    self.alu_instr(a, cx)?
+                }
+            }
         };
         if let Some(t) = cx.trace.as_deref_mut() {
             let _ = writeln!(
@@ -281,7 +302,7 @@ impl Thread {
                 "qpu {:2} thread {} pc {:#010x}  {}",
                 cx.qpu, self.slot, pc_addr, instr
             );
-            for (w, v, m) in &written[..nwritten] {
+            for (w, v, m) in cx.written.iter() {
                 let _ = write!(t, "    {w:<7}");
                 for (i, x) in v.iter().enumerate() {
                     if m >> i & 1 == 1 {
@@ -449,14 +470,84 @@ impl Thread {
         Ok(())
     }
 
+    /// The fast path for the common instruction: no signals, conditions or flag updates, ops
+    /// without side effects, register or no destinations (see `is_plain`). Same semantics as
+    /// `alu_instr`, fewer checks.
+    fn plain_alu(&mut self, ins: &AluInstr, cx: &mut Ctx<'_, '_>) -> Result<(), FaultKind> {
+        let (add, mul) = (&ins.add, &ins.mul);
+        let (nregs, threads) = (cx.nregs, cx.threads_per_qpu);
+        let zero = [0u32; 16];
+        let read = |t: &Thread, i: &Input, used: bool| -> Result<Lanes, FaultKind> {
+            if used {
+                t.read_input(i, nregs, threads)
+            } else {
+                Ok(zero)
+            }
+        };
+        if let Some((reg, ready)) = self.sfu_pending {
+            let touches = |i: &Input, n: u8| n >= 1 && i.src == Src::Rf(reg);
+            if self.instrs > ready {
+                self.sfu_pending = None;
+            } else if touches(&add.a, add.op.nsrc())
+                || touches(&add.b, add.op.nsrc().saturating_sub(1))
+                || touches(&mul.a, mul.op.nsrc())
+                || touches(&mul.b, mul.op.nsrc().saturating_sub(1))
+            {
+                let stall = (ready - (self.instrs - 1)) * cx.timing.clocks_per_instr;
+                *cx.clock += stall;
+                cx.stats.sfu_wait_cycles += stall;
+                self.sfu_pending = None;
+            }
+        }
+        let lane_cx = LaneCtx {
+            tidx: self.tidx,
+            flags_a: self.fa,
+            flags_b: self.fb,
+            link: self.link,
+            cond_mask: 0xffff,
+        };
+        let add_res = if add.op == qpu_asm::isa::AddOp::Nop {
+            None
+        } else {
+            let a = read(self, &add.a, add.op.nsrc() >= 1)?;
+            let b = read(self, &add.b, add.op.nsrc() >= 2)?;
+            Some(eval_add(
+                add.op,
+                &a,
+                &b,
+                add.a.unpack,
+                add.b.unpack,
+                add.pack,
+                &lane_cx,
+            )?)
+        };
+        let mul_res = if mul.op == qpu_asm::isa::MulOp::Nop {
+            None
+        } else {
+            let a = read(self, &mul.a, mul.op.nsrc() >= 1)?;
+            let b = read(self, &mul.b, mul.op.nsrc() >= 2)?;
+            Some(eval_mul(
+                mul.op,
+                &a,
+                &b,
+                mul.a.unpack,
+                mul.b.unpack,
+                mul.pack,
+                None,
+            )?)
+        };
+        let mut rf_written = 0u64;
+        if let Some(r) = &add_res {
+            self.write(add.dst, r, 0xffff, cx, &mut rf_written)?;
+        }
+        if let Some(r) = &mul_res {
+            self.write(mul.dst, r, 0xffff, cx, &mut rf_written)?;
+        }
+        Ok(())
+    }
+
     /// Executes an ALU instruction; returns whether it carried `thrsw`.
-    fn alu_instr(
-        &mut self,
-        ins: &AluInstr,
-        cx: &mut Ctx<'_, '_>,
-        written: &mut [(Waddr, Lanes, u16); 3],
-        nwritten: &mut usize,
-    ) -> Result<bool, FaultKind> {
+    fn alu_instr(&mut self, ins: &AluInstr, cx: &mut Ctx<'_, '_>) -> Result<bool, FaultKind> {
         let sig = ins.sig;
         if sig.ldvary || sig.ldtlb || sig.ldtlbu {
             return Err(FaultKind::Unsupported(
@@ -525,6 +616,12 @@ impl Thread {
             cond_mask: add_mask,
         };
 
+        if add.op == qpu_asm::isa::AddOp::Barrierid && add.dst != Waddr::Magic(Magic::Syncb) {
+            return Err(FaultKind::SemanticsUnknown(
+                "the value `barrierid` writes anywhere but `syncb` (Mesa only writes it there)"
+                    .into(),
+            ));
+        }
         let sfu = is_sfu(add.op);
         if sfu {
             if self.thrsw.is_some() {
@@ -542,16 +639,27 @@ impl Thread {
             self.last_sfu = Some(self.instrs);
         }
 
-        let add_res = eval_add(
-            add.op,
-            &add_a,
-            &add_b,
-            add.a.unpack,
-            add.b.unpack,
-            add.pack,
-            &lane_cx,
-        )?;
-        let mul_res = if mul.op == qpu_asm::isa::MulOp::Multop {
+        // A nop ALU computes nothing (it has no destination and, without flags, no effect).
+        let add_idle =
+            add.op == qpu_asm::isa::AddOp::Nop && add.flags.pf.is_none() && add.flags.uf.is_none();
+        let add_res = if add_idle {
+            None
+        } else {
+            Some(eval_add(
+                add.op,
+                &add_a,
+                &add_b,
+                add.a.unpack,
+                add.b.unpack,
+                add.pack,
+                &lane_cx,
+            )?)
+        };
+        let mul_idle =
+            mul.op == qpu_asm::isa::MulOp::Nop && mul.flags.pf.is_none() && mul.flags.uf.is_none();
+        let mul_res = if mul_idle {
+            None
+        } else if mul.op == qpu_asm::isa::MulOp::Multop {
             if mul.dst != Waddr::NOP {
                 return Err(FaultKind::SemanticsUnknown(
                     "the value MULTOP writes to its destination (Mesa only writes it to nop)"
@@ -680,25 +788,20 @@ impl Thread {
 
         // Write-back: add, mul, then the signal.
         let mut rf_written: u64 = 0;
-        if add.op.has_dst() && add.op != qpu_asm::isa::AddOp::Tmuwt {
-            if sfu {
-                if let Waddr::Rf(n) = add.dst {
-                    self.sfu_pending = Some((n, self.instrs - 1 + cx.timing.sfu_latency_instrs));
+        if let Some(a) = &add_res {
+            if add.op.has_dst() && add.op != qpu_asm::isa::AddOp::Tmuwt {
+                if sfu {
+                    if let Waddr::Rf(n) = add.dst {
+                        self.sfu_pending =
+                            Some((n, self.instrs - 1 + cx.timing.sfu_latency_instrs));
+                    }
                 }
+                self.write(add.dst, a, add_mask, cx, &mut rf_written)?;
             }
-            self.write(
-                add.dst,
-                &add_res,
-                add_mask,
-                cx,
-                &mut rf_written,
-                written,
-                nwritten,
-            )?;
         }
         if let Some(m) = &mul_res {
             if mul.op.has_dst() {
-                self.write(mul.dst, m, mul_mask, cx, &mut rf_written, written, nwritten)?;
+                self.write(mul.dst, m, mul_mask, cx, &mut rf_written)?;
             }
         }
         if let Some((dst, v)) = sig_val {
@@ -709,13 +812,15 @@ impl Thread {
                 cmp: None,
                 pack: crate::float::F32Pack::None,
             };
-            self.write(dst, &r, 0xffff, cx, &mut rf_written, written, nwritten)?;
+            self.write(dst, &r, 0xffff, cx, &mut rf_written)?;
         }
 
         // Flags: at most one ALU pushes or updates them in an encodable instruction.
-        if add.flags.pf.is_some() || add.flags.uf.is_some() {
-            let (z, n, c) = flag_bits(&add_res, add.op.name())?;
-            self.update_flags(add.flags.pf, add.flags.uf, z, n, c, add.op.name())?;
+        if let Some(a) = &add_res {
+            if add.flags.pf.is_some() || add.flags.uf.is_some() {
+                let (z, n, c) = flag_bits(a, add.op.name())?;
+                self.update_flags(add.flags.pf, add.flags.uf, z, n, c, add.op.name())?;
+            }
         }
         if let Some(m) = &mul_res {
             if mul.flags.pf.is_some() || mul.flags.uf.is_some() {
@@ -823,9 +928,30 @@ impl Thread {
         mask: u16,
         cx: &mut Ctx<'_, '_>,
         rf_written: &mut u64,
-        written: &mut [(Waddr, Lanes, u16); 3],
-        nwritten: &mut usize,
     ) -> Result<(), FaultKind> {
+        // The common case: an unpacked result to a register not yet written.
+        if let Waddr::Rf(n) = dst {
+            if r.pack == crate::float::F32Pack::None
+                && u32::from(n) < cx.nregs
+                && *rf_written >> n & 1 == 0
+            {
+                *rf_written |= 1 << n;
+                let reg = &mut self.rf[n as usize];
+                if mask == 0xffff {
+                    *reg = r.val;
+                } else {
+                    for (i, (d, v)) in reg.iter_mut().zip(r.val).enumerate() {
+                        if mask >> i & 1 == 1 {
+                            *d = v;
+                        }
+                    }
+                }
+                if cx.trace.is_some() {
+                    cx.written.push((dst, *reg, mask));
+                }
+                return Ok(());
+            }
+        }
         let packed = |old: &Lanes| -> Lanes {
             if r.pack == crate::float::F32Pack::None {
                 r.val
@@ -843,15 +969,13 @@ impl Thread {
                     rf_written,
                 )?;
                 if cx.trace.is_some() {
-                    written[*nwritten] = (dst, self.rf[n as usize], mask);
-                    *nwritten += 1;
+                    cx.written.push((dst, self.rf[n as usize], mask));
                 }
             }
             Waddr::Magic(m) => {
                 let v = packed(&[0; 16]);
                 if cx.trace.is_some() && m != Magic::Nop {
-                    written[*nwritten] = (dst, v, mask);
-                    *nwritten += 1;
+                    cx.written.push((dst, v, mask));
                 }
                 self.write_magic(m, v, mask, cx, rf_written)?;
             }
@@ -1036,7 +1160,7 @@ impl Thread {
 }
 
 fn sig_addr(ins: &AluInstr) -> Result<Waddr, FaultKind> {
-    ins.sig_addr.ok_or(FaultKind::InvalidInstruction {
+    ins.sig_addr.ok_or_else(|| FaultKind::InvalidInstruction {
         word: 0,
         reason: "signal without its destination address".into(),
     })
@@ -1071,4 +1195,71 @@ fn flag_bits(r: &OpResult, _op: &str) -> Result<(u16, u16, Option<u16>), FaultKi
 #[allow(dead_code)]
 pub(crate) fn smimm_slot(i: &AluInstr) -> Option<SmallImmSlot> {
     i.small_imm_slot()
+}
+
+/// Whether an instruction can take `Thread::plain_alu`: an ALU instruction with no signals, no
+/// conditions or flag updates, register (or no) destinations, and ops whose evaluation has no
+/// side effects and reads no per-thread state beyond `tidx`.
+fn is_plain(i: &Instr) -> bool {
+    use qpu_asm::isa::{AddOp as A, MulOp as M};
+    let Instr::Alu(a) = i else { return false };
+    let no_flags = |f: &qpu_asm::AluFlags| f.cond.is_none() && f.pf.is_none() && f.uf.is_none();
+    let rf_or_none = |has: bool, w: Waddr| !has || matches!(w, Waddr::Rf(_));
+    a.sig.is_empty()
+        && no_flags(&a.add.flags)
+        && no_flags(&a.mul.flags)
+        && rf_or_none(a.add.op.has_dst(), a.add.dst)
+        && rf_or_none(a.mul.op.has_dst(), a.mul.dst)
+        && matches!(
+            a.add.op,
+            A::Nop
+                | A::Fadd
+                | A::Faddnf
+                | A::Fsub
+                | A::Fmin
+                | A::Fmax
+                | A::Vfpack
+                | A::Add
+                | A::Sub
+                | A::Min
+                | A::Max
+                | A::Umin
+                | A::Umax
+                | A::Shl
+                | A::Shr
+                | A::Asr
+                | A::Ror
+                | A::Vfmin
+                | A::Vfmax
+                | A::And
+                | A::Or
+                | A::Xor
+                | A::Vadd
+                | A::Vsub
+                | A::Not
+                | A::Neg
+                | A::Clz
+                | A::Tidx
+                | A::Eidx
+                | A::Fround
+                | A::Ftoin
+                | A::Ftrunc
+                | A::Ftoiz
+                | A::Ffloor
+                | A::Ftouz
+                | A::Fceil
+                | A::Fdx
+                | A::Fdy
+                | A::Itof
+                | A::Utof
+                | A::Fmov
+                | A::Mov
+                | A::Rotq
+                | A::Rot
+                | A::Shuffle
+        )
+        && matches!(
+            a.mul.op,
+            M::Nop | M::Add | M::Sub | M::Smul24 | M::Vfmul | M::Fmov | M::Mov | M::Fmul
+        )
 }

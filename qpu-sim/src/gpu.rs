@@ -1,5 +1,6 @@
 //! The emulated GPU: buffer objects, QPUs, and a compute dispatch as `SUBMIT_CSD` describes it.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use crate::exec::{Code, Ctx, Outcome, Thread};
@@ -266,10 +267,11 @@ impl Gpu {
                 },
             })
             .collect();
-        let n_sg = csd.batches.div_ceil(csd.batches_per_sg);
         let sg_size = |sg: u32| (csd.batches - sg * csd.batches_per_sg).min(csd.batches_per_sg);
-        let mut sg_arrived = vec![0u32; n_sg as usize];
-        let mut sg_ended = vec![0u32; n_sg as usize];
+        // Per-supergroup counts, kept only for supergroups that have started (cfg[4] may ask for
+        // billions of batches; the step limit ends such a dispatch long before).
+        let mut sg_arrived: HashMap<u32, u32> = HashMap::new();
+        let mut sg_ended: HashMap<u32, u32> = HashMap::new();
         let mut next_batch = 0u32;
         let entry = 0usize;
         let new_thread = |batch: u32, q: u32, slot_idx: usize, now: u64| {
@@ -304,6 +306,7 @@ impl Gpu {
         let mut steps: u64 = 0;
         let mut bus_free: u64 = 0;
         let mut epoch_end: u64 = 0;
+        let mut written = Vec::with_capacity(3);
         while live > 0 {
             epoch_end += timing.quantum;
             let mut progressed = false;
@@ -354,23 +357,7 @@ impl Gpu {
                         progressed = true;
                         continue;
                     }
-                    steps += 1;
-                    if steps > self.config.max_steps {
-                        let pc = code.base.wrapping_add(th.pc as u32 * 8);
-                        return Err(Fault {
-                            kind: FaultKind::StepLimit {
-                                limit: self.config.max_steps,
-                            },
-                            at: Some(Location {
-                                qpu: q as u32,
-                                thread: th.slot,
-                                batch: th.batch,
-                                pc,
-                            }),
-                        });
-                    }
                     progressed = true;
-                    let pc = code.base.wrapping_add(th.pc as u32 * 8);
                     let slot = th.slot as usize;
                     let mut cx = Ctx {
                         mem: &mut self.memory,
@@ -384,24 +371,48 @@ impl Gpu {
                         qpu: q as u32,
                         trace: trace.as_deref_mut(),
                         barrier: false,
+                        written: &mut written,
                     };
-                    let outcome = th.step(&mut cx).map_err(|kind| Fault {
-                        kind,
-                        at: Some(Location {
-                            qpu: q as u32,
-                            thread: th.slot,
-                            batch: th.batch,
-                            pc,
-                        }),
-                    })?;
+                    // Run this thread until it switches, ends, meets a barrier or the epoch ends.
+                    let mut pc;
+                    let outcome = loop {
+                        steps += 1;
+                        pc = cx.code.base.wrapping_add(th.pc as u32 * 8);
+                        if steps > self.config.max_steps {
+                            return Err(Fault {
+                                kind: FaultKind::StepLimit {
+                                    limit: self.config.max_steps,
+                                },
+                                at: Some(Location {
+                                    qpu: q as u32,
+                                    thread: th.slot,
+                                    batch: th.batch,
+                                    pc,
+                                }),
+                            });
+                        }
+                        let outcome = th.step(&mut cx).map_err(|kind| Fault {
+                            kind,
+                            at: Some(Location {
+                                qpu: q as u32,
+                                thread: th.slot,
+                                batch: th.batch,
+                                pc,
+                            }),
+                        })?;
+                        cx.stats.threads[slot].instructions += 1;
+                        if outcome != Outcome::Continue || cx.barrier || *cx.clock >= epoch_end {
+                            break outcome;
+                        }
+                    };
                     let hit_barrier = cx.barrier;
-                    qs.stats.threads[slot].instructions += 1;
                     let (sg, batch) = (th.supergroup, th.batch);
                     if hit_barrier {
-                        sg_arrived[sg as usize] += 1;
-                        if sg_arrived[sg as usize] == sg_size(sg) {
+                        let arrived = sg_arrived.entry(sg).or_insert(0);
+                        *arrived += 1;
+                        if *arrived == sg_size(sg) {
                             // Everyone is here: release the supergroup at this clock.
-                            sg_arrived[sg as usize] = 0;
+                            *arrived = 0;
                             let now = qpus[q].clock;
                             for other in qpus.iter_mut() {
                                 for t in other.slots.iter_mut().flatten() {
@@ -426,14 +437,17 @@ impl Gpu {
                             qs.current = None;
                             qs.next_rr = (cur + 1) % qs.slots.len();
                             qs.stats.cycles = qs.clock;
-                            sg_ended[sg as usize] += 1;
-                            if sg_arrived[sg as usize] > 0
-                                && sg_arrived[sg as usize] + sg_ended[sg as usize] == sg_size(sg)
-                            {
+                            let ended = {
+                                let e = sg_ended.entry(sg).or_insert(0);
+                                *e += 1;
+                                *e
+                            };
+                            let arrived = sg_arrived.get(&sg).copied().unwrap_or(0);
+                            if arrived > 0 && arrived + ended == sg_size(sg) {
                                 return Err(Fault {
                                     kind: FaultKind::BarrierDeadlock {
                                         supergroup: sg,
-                                        arrived: sg_arrived[sg as usize],
+                                        arrived,
                                         total: sg_size(sg),
                                         why: "ended without reaching it",
                                     },
@@ -472,10 +486,15 @@ impl Gpu {
                 }
                 // Nothing ran and nothing waits for a clock: every thread is stopped at a
                 // barrier that cannot complete.
-                let sg = sg_arrived.iter().position(|&a| a > 0).unwrap_or(0) as u32;
+                let sg = sg_arrived
+                    .iter()
+                    .filter(|(_, a)| **a > 0)
+                    .map(|(s, _)| *s)
+                    .min()
+                    .unwrap_or(0);
                 return Err(Fault::global(FaultKind::BarrierDeadlock {
                     supergroup: sg,
-                    arrived: sg_arrived.get(sg as usize).copied().unwrap_or(0),
+                    arrived: sg_arrived.get(&sg).copied().unwrap_or(0),
                     total: sg_size(sg),
                     why: "cannot start or reach it (every thread slot holds a thread waiting at a barrier, or a thread waits at a barrier without a thrsw to let the others run)",
                 }));

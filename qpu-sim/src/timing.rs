@@ -38,8 +38,8 @@ impl Default for Timing {
         Timing {
             clock_hz: 800_000_000,
             clocks_per_instr: 4,
-            tmu_read_latency: 150,
-            tmu_write_latency: 150,
+            tmu_read_latency: 165,
+            tmu_write_latency: 165,
             mem_bytes_per_clock: 10.4,
             sfu_latency_instrs: 2,
             quantum: 256,

@@ -82,7 +82,7 @@ pub struct CsdParams {
     pub threads_per_qpu: u32,
     /// The program fits in one segment (Mesa's `prog_data.single_seg`).
     pub single_seg: bool,
-    /// GPU address of the first instruction; 8-byte aligned, because the low 3 bits of cfg[5]
+    /// GPU address of the first instruction; 8-byte aligned, because the low 3 bits of `cfg[5]`
     /// are flags.
     pub code_addr: u32,
     /// GPU address of the uniform stream.

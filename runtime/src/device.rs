@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytemuck::Pod;
 
 use crate::csd::{self, CsdParams, Supergroups};
-use crate::error::{EINVAL, EIO, ETIME, Result};
+use crate::error::{EINVAL, EIO, Result};
 use crate::sim::{SimBo, SimConfig, SimDevice, SimJob};
 use crate::{BACKEND_ENV, BackendKind, CounterInfo, EmulatorStats, Error, Identity, hw};
 
@@ -60,14 +60,19 @@ impl Device {
     /// A v3d GPU that cannot be used (no permission, not 7.1, no compute) is an error, not a
     /// silent fall-back to the emulator.
     pub fn open() -> Result<Device> {
+        Device::open_with(SimConfig::default())
+    }
+
+    /// [`Device::open`], with `sim` as the emulator's configuration if the emulator is chosen.
+    pub fn open_with(sim: SimConfig) -> Result<Device> {
         match std::env::var(BACKEND_ENV) {
             Ok(v) if v == "hw" => Device::open_hw(),
-            Ok(v) if v == "sim" => Device::open_sim(SimConfig::default()),
+            Ok(v) if v == "sim" => Device::open_sim(sim),
             Ok(v) if !v.is_empty() => Err(Error::BadBackend { value: v }),
             _ => match Device::open_hw() {
                 Err(Error::NoDevice { searched }) => {
                     tracing::info!(%searched, "no v3d GPU; using the emulator");
-                    Device::open_sim(SimConfig::default())
+                    Device::open_sim(sim)
                 }
                 r => r,
             },
@@ -138,6 +143,10 @@ impl Device {
 
     /// Imports a dmabuf (a V4L2 CAPTURE buffer exported with `VIDIOC_EXPBUF`, say) as a buffer
     /// kernels can read and write in place. Hardware only: the emulator has no dmabufs.
+    ///
+    /// Import each dmabuf once per device and keep the `Buffer`: the kernel gives the same
+    /// GEM handle to every import of one dmabuf on an fd, and dropping any of the `Buffer`s
+    /// closes it for all.
     pub fn import_dmabuf(&self, fd: BorrowedFd<'_>) -> Result<Buffer> {
         match &self.shared.backend {
             Backend::Hw(h) => {
@@ -270,21 +279,20 @@ impl Device {
                     .collect();
                 handles.sort_unstable();
                 handles.dedup();
-                let in_syncs: Vec<u32> = d
+                // Jobs of one fd run in order, so waiting for the newest of the jobs named is
+                // waiting for all of them: one in_sync, no multi-sync extension needed.
+                let in_sync = d
                     .after
                     .iter()
-                    .filter_map(|j| match &j.inner {
+                    .max_by_key(|j| j.id)
+                    .and_then(|j| match &j.inner {
                         JobInner::Hw { syncobj, .. } => Some(*syncobj),
                         JobInner::Sim(_) => None,
                     })
-                    .collect();
+                    .unwrap_or(0);
                 let resets_before = h.reset_counter();
-                let syncobj = h.submit_csd(
-                    config.cfg,
-                    &handles,
-                    &in_syncs,
-                    d.perfmon.map_or(0, |p| p.id),
-                )?;
+                let syncobj =
+                    h.submit_csd(config.cfg, &handles, in_sync, d.perfmon.map_or(0, |p| p.id))?;
                 JobInner::Hw {
                     dev: Arc::clone(h),
                     syncobj,
@@ -330,6 +338,15 @@ impl Device {
     pub fn perf_counters(&self) -> Result<Vec<CounterInfo>> {
         match &self.shared.backend {
             Backend::Hw(h) => {
+                if !h.identity().supports_perfmon {
+                    return Err(Error::Unsupported {
+                        what: "performance counters",
+                        backend: BackendKind::Hardware,
+                        why: "this kernel has no perfmon support (SUPPORTS_PERFMON is 0 or \
+                              unknown)",
+                    });
+                }
+                // MAX_PERF_COUNTERS is unknown to kernels older than PERFMON_GET_COUNTER.
                 let n = h.identity().max_perf_counters.min(256);
                 (0..n).map(|i| h.counter_info(i as u8)).collect()
             }
@@ -458,24 +475,11 @@ impl Buffer {
         self.write(0, &v)
     }
 
-    /// Waits until no submitted job uses the buffer any more.
+    /// Waits until no submitted job uses the buffer any more, whatever the jobs' outcome
+    /// (`WAIT_BO`: a faulted or hung job leaves the buffer idle too).
     pub fn wait_idle(&self, timeout: Duration) -> Result<()> {
         match &self.inner {
-            BufInner::Hw(b) => b.wait_idle(timeout).map_err(|e| {
-                if hw::is_timeout(e) {
-                    Error::Timeout {
-                        job: 0,
-                        timeout,
-                        errno: e.raw_os_error(),
-                    }
-                } else {
-                    Error::DeviceLost {
-                        op: "WAIT_BO",
-                        errno: e.raw_os_error(),
-                        message: e.to_string(),
-                    }
-                }
-            }),
+            BufInner::Hw(b) => b.wait_idle(timeout),
             BufInner::Sim(b) => b.wait_idle(timeout),
         }
     }
@@ -510,6 +514,12 @@ enum MapInner<'a> {
 /// A buffer's contents, readable and writable as a byte slice. See [`Buffer::map`].
 pub struct MappedBuffer<'a> {
     inner: MapInner<'a>,
+}
+
+impl fmt::Debug for MappedBuffer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MappedBuffer({} bytes)", self.len())
+    }
 }
 
 impl Deref for MappedBuffer<'_> {
@@ -547,7 +557,7 @@ pub struct ProgramOptions {
     /// Threads per QPU the program's register use allows: 1, 2 or 4. With 4 the dispatch sets
     /// the THREADING flag (Mesa `v3d_launch_grid`); 1 and 2 leave it clear. Default 1.
     pub threads_per_qpu: u32,
-    /// The program fits in one segment (Mesa's `single_seg`, cfg[5] bit 1). Default false.
+    /// The program fits in one segment (Mesa's `single_seg`, `cfg[5]` bit 1). Default false.
     pub single_seg: bool,
 }
 
@@ -696,9 +706,10 @@ impl<'a> Dispatch<'a> {
         self
     }
 
-    /// Starts only after `job` finished. Jobs of one device already run in order; this
-    /// matters for jobs of other devices and documents the dependency. More than one needs the
-    /// kernel's multi-sync extension on hardware.
+    /// Starts only after `job` finished (on hardware: the job's syncobj is this one's
+    /// `in_sync`). Jobs of one device already run in submission order, as the kernel runs one
+    /// fd's CSD jobs, so this states the dependency rather than adding one; any number of jobs
+    /// may be named.
     pub fn after(mut self, job: &'a Job) -> Self {
         self.after.push(job);
         self
@@ -762,21 +773,8 @@ impl Job {
                 syncobj,
                 resets_before,
             } => {
-                dev.wait_syncobj(*syncobj, timeout).map_err(|e| {
-                    if hw::is_timeout(e) {
-                        Error::Timeout {
-                            job: self.id,
-                            timeout,
-                            errno: ETIME,
-                        }
-                    } else {
-                        Error::DeviceLost {
-                            op: "SYNCOBJ_WAIT",
-                            errno: e.raw_os_error(),
-                            message: e.to_string(),
-                        }
-                    }
-                })?;
+                dev.wait_syncobj(*syncobj, timeout)
+                    .map_err(|e| hw::wait_error(dev, "SYNCOBJ_WAIT", e, self.id, timeout))?;
                 if let (Some(before), Some(now)) = (resets_before, dev.reset_counter())
                     && now > *before
                 {
@@ -794,6 +792,19 @@ impl Job {
                 Ok(())
             }
             JobInner::Sim(j) => j.wait(self.id, timeout).map(|_| ()),
+        }
+    }
+
+    /// A sync_file for the job's completion, to `poll` together with V4L2 buffers (hardware;
+    /// readable once the job is done).
+    pub fn sync_file(&self) -> Result<std::os::fd::OwnedFd> {
+        match &self.inner {
+            JobInner::Hw { dev, syncobj, .. } => dev.syncobj_sync_file(*syncobj),
+            JobInner::Sim(_) => Err(Error::Unsupported {
+                what: "a sync_file for a job",
+                backend: BackendKind::Emulator,
+                why: "emulated jobs have no kernel fence; use Job::wait",
+            }),
         }
     }
 

@@ -43,14 +43,16 @@ pub enum Error {
     /// The GPU is not V3D 7.1.
     #[error(
         "{node} is V3D {major}.{minor}; this runtime drives only V3D 7.1 (the Raspberry Pi 5's \
-         VideoCore VII): its QPU code and dispatch rules differ from other versions"
+         VideoCore VII), whose QPU code and dispatch rules differ from other versions; set \
+         DAEDALUS_BACKEND=sim to use the emulator"
     )]
     UnsupportedGpu { node: String, major: u8, minor: u8 },
 
     /// The kernel's v3d driver cannot run compute jobs.
     #[error(
         "{node}: the v3d driver does not offer compute (CSD) jobs (SUPPORTS_CSD is 0 or \
-         unknown); update to a Raspberry Pi OS kernel from 2024 or later"
+         unknown); use a kernel whose v3d driver has CSD support (the Raspberry Pi OS kernels \
+         for the Pi 5 do)"
     )]
     NoCompute { node: String },
 
@@ -103,10 +105,12 @@ pub enum Error {
     /// The job was still running when the wait's timeout expired. It may still finish; wait
     /// again or drop it.
     #[error(
-        "job {job} still running after {timeout:?} (errno {errno}); wait longer, or the kernel \
-         may loop forever"
+        "{} still running after {timeout:?} (errno {errno}); wait longer, or the kernel may \
+         loop forever",
+        running(.job)
     )]
     Timeout {
+        /// The job waited for; 0 when waiting for whatever jobs use a buffer.
         job: u64,
         timeout: Duration,
         errno: i32,
@@ -175,5 +179,43 @@ impl Error {
     }
 }
 
+fn running(job: &u64) -> String {
+    match job {
+        0 => "the jobs using the buffer are".to_string(),
+        j => format!("job {j} is"),
+    }
+}
+
 /// Result with the runtime's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_name_what_was_waited_for() {
+        let t = Duration::from_millis(5);
+        let job = Error::Timeout {
+            job: 7,
+            timeout: t,
+            errno: ETIME,
+        };
+        assert_eq!(
+            job.to_string(),
+            "job 7 is still running after 5ms (errno 62); wait longer, or the kernel may loop \
+             forever"
+        );
+        let buf = Error::Timeout {
+            job: 0,
+            timeout: t,
+            errno: ETIME,
+        };
+        assert!(
+            buf.to_string()
+                .starts_with("the jobs using the buffer are still running after 5ms"),
+            "{buf}"
+        );
+        assert!(job.is_timeout() && buf.is_timeout());
+    }
+}

@@ -45,8 +45,8 @@ pub struct RawParams {
 
 impl Identity {
     /// Decodes the identity the way Mesa does (`src/broadcom/common/v3d_device_info.c`):
-    /// major = IDENT0[31:24], minor = IDENT1[3:0], slices = IDENT1[7:4], QPUs per slice =
-    /// IDENT1[11:8], VPM = IDENT1[31:28] × 8 KiB, revision = HUB_IDENT3[15:8].
+    /// major = `IDENT0[31:24]`, minor = `IDENT1[3:0]`, slices = `IDENT1[7:4]`, QPUs per slice =
+    /// `IDENT1[11:8]`, VPM = `IDENT1[31:28]` × 8 KiB, revision = `HUB_IDENT3[15:8]`.
     pub fn decode(raw: &RawParams) -> Identity {
         let id0 = raw.core0_ident0 as u32;
         let id1 = raw.core0_ident1 as u32;

@@ -44,8 +44,11 @@ pub struct SimConfig {
     /// Slices and QPUs per slice: 3 × 4 on a Pi 5.
     pub slices: u8,
     pub qpus_per_slice: u8,
-    /// Instructions (over all threads) after which a job is declared hung. Default 2^30,
-    /// tens of seconds of emulation; lower it for tests of runaway kernels.
+    /// Instructions (over all threads) after which a job is declared hung. Default 2^30:
+    /// about 0.45 s of a Pi 5 issuing 12 QPUs x 800 MHz / 4 clocks, close to the kernel's
+    /// 500 ms CSD hang check, and 20 s to a minute of emulation (qpu-sim ran 20 to 60 M
+    /// instructions/s on the 2-core build machine).
+    /// Lower it for tests of runaway kernels.
     pub max_steps: u64,
     /// Bytes of buffer objects the device may hold at once. Default 1 GiB.
     pub memory_limit: u64,
@@ -145,9 +148,11 @@ impl SimBo {
 
     pub(crate) fn wait_idle(&self, timeout: Duration) -> Result<()> {
         let last = lock(&self.0.last_job).clone();
-        match last {
-            Some(job) => job.wait(job.id, timeout).map(|_| ()),
-            None => Ok(()),
+        // Like WAIT_BO, this waits for the jobs to be over, whatever their outcome: a faulted
+        // or hung job leaves the buffer idle too.
+        match last.map(|job| job.wait(job.id, timeout)) {
+            Some(Err(e @ Error::Timeout { .. })) => Err(e),
+            _ => Ok(()),
         }
     }
 }

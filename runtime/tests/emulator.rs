@@ -304,6 +304,7 @@ fn chained_jobs_see_each_others_results() {
             &Dispatch::threads(&add, 12)
                 .uniforms(&[b.gpu_addr(), c.gpu_addr()])
                 .buffers(&[&b, &c])
+                .after(&first)
                 .after(&second),
         )
         .unwrap();
@@ -347,11 +348,20 @@ fn a_kernel_that_never_ends_times_out_then_hangs() {
     .unwrap();
     let prog = program(&dev, "forever");
     let t = Instant::now();
-    let job = dev.submit(&Dispatch::threads(&prog, 12)).unwrap();
+    let mut busy = dev.alloc(64).unwrap();
+    let job = dev
+        .submit(&Dispatch::threads(&prog, 12).buffer(&busy))
+        .unwrap();
     assert!(
         t.elapsed() < Duration::from_secs(1),
         "submit must not run the job"
     );
+    // Waiting for the buffer is waiting for its job.
+    match busy.wait_idle(Duration::from_millis(1)) {
+        Err(Error::Timeout { job: j, .. }) => assert_eq!(j, job.id()),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(busy.map(Duration::from_millis(1)).unwrap_err().is_timeout());
     match job.wait(Duration::from_millis(1)) {
         Err(e @ Error::Timeout { .. }) => {
             assert!(e.is_timeout());
@@ -368,6 +378,8 @@ fn a_kernel_that_never_ends_times_out_then_hangs() {
         }
         other => panic!("expected a GPU hang, got {other:?}"),
     }
+    // The buffer is idle once the hung job is over.
+    busy.wait_idle(Duration::ZERO).unwrap();
     // The device still works after a hang.
     let ids = program(&dev, "thread_ids");
     let out = guarded(&dev, 16);
@@ -471,6 +483,62 @@ fn objects_of_another_device_are_refused() {
 }
 
 #[test]
+fn handles_are_shareable_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Device>();
+    send_sync::<Buffer>();
+    send_sync::<Program>();
+    send_sync::<runtime::Job>();
+    send_sync::<Error>();
+
+    // A job submitted on one thread and waited for on another.
+    let dev = sim();
+    let prog = program(&dev, "thread_ids");
+    let out = guarded(&dev, 16 * 16);
+    let job = dev
+        .submit(
+            &Dispatch::threads(&prog, 16)
+                .uniforms(&[out.gpu_addr(), MAGIC])
+                .buffer(&out),
+        )
+        .unwrap();
+    std::thread::spawn(move || job.wait(WAIT).unwrap())
+        .join()
+        .unwrap();
+    check_thread_ids(&out, 16, MAGIC);
+}
+
+#[test]
+fn threads_submitting_to_one_device_each_get_their_results() {
+    let dev = sim();
+    let prog = std::sync::Arc::new(program(&dev, "thread_ids"));
+    let workers: Vec<_> = (0..4u32)
+        .map(|t| {
+            let dev = dev.clone();
+            let prog = std::sync::Arc::clone(&prog);
+            std::thread::spawn(move || {
+                for round in 0..5u32 {
+                    let threads = 1 + (t * 5 + round) as usize % 13;
+                    let magic = (t << 24) | (round << 16);
+                    let out = guarded(&dev, 16 * 16);
+                    dev.run(
+                        &Dispatch::threads(&prog, threads as u32)
+                            .uniforms(&[out.gpu_addr(), magic])
+                            .buffer(&out),
+                        WAIT,
+                    )
+                    .unwrap();
+                    check_thread_ids(&out, threads, magic);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+}
+
+#[test]
 fn hardware_only_features_say_so() {
     let dev = sim();
     let e = dev.perf_counters().unwrap_err();
@@ -481,4 +549,16 @@ fn hardware_only_features_say_so() {
         .import_dmabuf(std::os::fd::AsFd::as_fd(&file))
         .unwrap_err();
     assert!(e.to_string().contains("dmabuf"), "{e}");
+    let prog = program(&dev, "store_at");
+    let out = guarded(&dev, 16);
+    let job = dev
+        .submit(
+            &Dispatch::threads(&prog, 1)
+                .uniforms(&[out.gpu_addr()])
+                .buffer(&out),
+        )
+        .unwrap();
+    let e = job.sync_file().unwrap_err();
+    assert!(e.to_string().contains("sync_file"), "{e}");
+    job.wait(WAIT).unwrap();
 }

@@ -14,7 +14,6 @@ use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
 use std::io::ErrorKind;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -116,28 +115,15 @@ impl HwDevice {
     /// without DRM master), then primary nodes, each identified by its driver name. Node
     /// numbers are not stable across boots or kernels, so none is assumed.
     pub(crate) fn open() -> Result<HwDevice> {
-        let mut nodes: Vec<PathBuf> = match std::fs::read_dir(DRI_DIR) {
+        let nodes = candidate_nodes(match std::fs::read_dir(DRI_DIR) {
             Ok(dir) => dir.filter_map(|e| e.ok().map(|e| e.path())).collect(),
             Err(_) => Vec::new(),
-        };
-        let rank = |p: &PathBuf| {
-            let name = p.file_name().and_then(OsStr::to_str).unwrap_or("");
-            (!name.starts_with("renderD"), name.to_string())
-        };
-        nodes.retain(|p| {
-            let name = p.file_name().and_then(OsStr::to_str).unwrap_or("");
-            name.starts_with("renderD") || name.starts_with("card")
         });
-        nodes.sort_by_key(rank);
         let mut searched = Vec::new();
         for path in &nodes {
             let shown = path.display().to_string();
-            match OpenOptions::new()
-                .read(true)
-                .write(true)
-                .custom_flags(rustix::fs::OFlags::CLOEXEC.bits() as i32)
-                .open(path)
-            {
+            // std opens with O_CLOEXEC, so the fd does not leak into child processes.
+            match OpenOptions::new().read(true).write(true).open(path) {
                 Ok(file) => {
                     let card = Card(file);
                     let driver = drm::Device::get_driver(&card)
@@ -331,7 +317,10 @@ impl HwDevice {
         }
     }
 
-    /// Waits for the last job using `handle` (`WAIT_BO`, relative timeout).
+    /// Waits for the last job using `handle` (`WAIT_BO`, relative timeout). The kernel
+    /// writes the time left back into `timeout_ns` and answers `EAGAIN` when it woke early
+    /// (`v3d_wait_bo_ioctl`), so `ioctl_rw`'s retry continues with the remaining time and
+    /// `ETIME` means the whole timeout passed.
     pub(crate) fn wait_bo(&self, handle: u32, timeout: Duration) -> Result<(), Errno> {
         let mut arg = uapi::WaitBo {
             handle,
@@ -341,13 +330,14 @@ impl HwDevice {
         ioctl_rw::<{ uapi::IOCTL_WAIT_BO }, _>(self.card.as_fd(), &mut arg)
     }
 
-    /// Queues one CSD job. Returns the syncobj its completion (after the kernel's cache-clean
-    /// job, so TMU writes are in memory) is signalled on.
+    /// Queues one CSD job after `in_sync` (a syncobj, or 0). Returns the syncobj its
+    /// completion is signalled on: the kernel attaches it to the cache-clean job it queues
+    /// behind every CSD job, so once it signals the TMU writes are in memory.
     pub(crate) fn submit_csd(
         &self,
         cfg: [u32; 7],
         bo_handles: &[u32],
-        in_syncs: &[u32],
+        in_sync: u32,
         perfmon_id: u32,
     ) -> Result<u32> {
         let out: u32 = self
@@ -362,61 +352,20 @@ impl HwDevice {
                 )
             })?
             .into();
-        let mut args = uapi::SubmitCsd {
+        let args = uapi::SubmitCsd {
             cfg,
             bo_handles: bo_handles.as_ptr() as u64,
             bo_handle_count: bo_handles.len() as u32,
+            in_sync,
+            out_sync: out,
             perfmon_id,
             ..Zeroable::zeroed()
         };
-        // Kept alive until after the ioctl: the kernel reads them through user pointers.
-        let in_sems: Vec<uapi::Sem>;
-        let out_sems: [uapi::Sem; 1];
-        let multi: uapi::MultiSync;
-        if in_syncs.len() <= 1 {
-            args.in_sync = in_syncs.first().copied().unwrap_or(0);
-            args.out_sync = out;
-        } else if self.ident.supports_multisync {
-            in_sems = in_syncs
-                .iter()
-                .map(|&handle| uapi::Sem {
-                    handle,
-                    ..Zeroable::zeroed()
-                })
-                .collect();
-            out_sems = [uapi::Sem {
-                handle: out,
-                ..Zeroable::zeroed()
-            }];
-            multi = uapi::MultiSync {
-                base: uapi::Extension {
-                    next: 0,
-                    id: uapi::EXT_ID_MULTI_SYNC,
-                    flags: 0,
-                },
-                in_syncs: in_sems.as_ptr() as u64,
-                out_syncs: out_sems.as_ptr() as u64,
-                in_sync_count: in_sems.len() as u32,
-                out_sync_count: 1,
-                wait_stage: uapi::QUEUE_CSD,
-                pad: 0,
-            };
-            args.extensions = std::ptr::from_ref(&multi) as u64;
-            args.flags |= uapi::SUBMIT_EXTENSION;
-        } else {
-            self.destroy_syncobj(out);
-            return Err(Error::Unsupported {
-                what: "waiting for more than one job",
-                backend: BackendKind::Hardware,
-                why: "this kernel has no multi-sync extension (SUPPORTS_MULTISYNC_EXT); chain \
-                      through one job, or rely on jobs of one Device running in order",
-            });
-        }
         let r = loop {
             // SAFETY: SUBMIT_CSD is `_IOW('d', 0x47, struct drm_v3d_submit_csd)` (checked in
-            // `uapi`); the kernel copies the 88-byte struct in. The user pointers in it
-            // (`bo_handles`, `extensions` and the semaphore arrays `multi` points at) reference
-            // live locals and borrowed slices of the stated lengths that outlive this call.
+            // `uapi`); the kernel copies the 88-byte struct in and reads `bo_handle_count`
+            // u32s at `bo_handles`, a borrowed slice of exactly that length that outlives the
+            // call. `extensions` is 0, so no other user pointer is followed.
             match unsafe {
                 ioctl(
                     self.card.as_fd(),
@@ -432,6 +381,26 @@ impl HwDevice {
             return Err(classify("SUBMIT_CSD", &self.node, e, 0));
         }
         Ok(out)
+    }
+
+    /// Exports a syncobj's fence as a sync_file, which `poll` reports readable once the job
+    /// is done (to wait for GPU jobs and V4L2 buffers in one loop).
+    pub(crate) fn syncobj_sync_file(&self, handle: u32) -> Result<std::os::fd::OwnedFd> {
+        let h = drm::control::from_u32::<drm::control::syncobj::Handle>(handle).ok_or(
+            Error::InvalidArgument {
+                op: "SYNCOBJ_HANDLE_TO_FD",
+                detail: "syncobj handle 0".into(),
+                errno: Errno::INVAL.raw_os_error(),
+            },
+        )?;
+        self.card.syncobj_to_fd(h, true).map_err(|e| {
+            classify(
+                "SYNCOBJ_HANDLE_TO_FD",
+                &self.node,
+                Errno::from_io_error(&e).unwrap_or(Errno::INVAL),
+                0,
+            )
+        })
     }
 
     /// Waits for a syncobj to signal, `timeout` from now.
@@ -538,6 +507,32 @@ impl HwDevice {
     }
 }
 
+/// The DRM nodes worth asking, in order: render nodes (every ioctl used here is allowed on
+/// them without DRM master), then primary nodes; control nodes and the `by-path` links are
+/// left out.
+fn candidate_nodes(mut nodes: Vec<PathBuf>) -> Vec<PathBuf> {
+    let name = |p: &PathBuf| {
+        p.file_name()
+            .and_then(OsStr::to_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let number = |n: &str, prefix: &str| n.strip_prefix(prefix).and_then(|d| d.parse::<u32>().ok());
+    nodes.retain(|p| {
+        let n = name(p);
+        number(&n, "renderD").is_some() || number(&n, "card").is_some()
+    });
+    // Render nodes first, each kind in numeric order (renderD129 before renderD1000).
+    nodes.sort_by_key(|p| {
+        let n = name(p);
+        match number(&n, "renderD") {
+            Some(k) => (0, k),
+            None => (1, number(&n, "card").unwrap_or(u32::MAX)),
+        }
+    });
+    nodes
+}
+
 /// The driver bound to a DRM node, from sysfs (`/sys/class/drm/<node>/device/driver`).
 fn sysfs_driver(node: &Path) -> Option<String> {
     let name = node.file_name()?;
@@ -630,8 +625,10 @@ impl HwBo {
         Ok(unsafe { std::slice::from_raw_parts_mut(m.ptr.as_ptr(), m.len) })
     }
 
-    pub(crate) fn wait_idle(&self, timeout: Duration) -> Result<(), Errno> {
-        self.dev.wait_bo(self.handle, timeout)
+    pub(crate) fn wait_idle(&self, timeout: Duration) -> Result<()> {
+        self.dev
+            .wait_bo(self.handle, timeout)
+            .map_err(|e| wait_error(&self.dev, "WAIT_BO", e, 0, timeout))
     }
 
     pub(crate) fn size(&self) -> usize {
@@ -646,7 +643,92 @@ impl Drop for HwBo {
     }
 }
 
+/// The error for a failed wait (`SYNCOBJ_WAIT`, `WAIT_BO`) on job `job`.
+pub(crate) fn wait_error(
+    dev: &HwDevice,
+    op: &'static str,
+    e: Errno,
+    job: u64,
+    timeout: Duration,
+) -> Error {
+    if is_timeout(e) {
+        Error::Timeout {
+            job,
+            timeout,
+            errno: e.raw_os_error(),
+        }
+    } else {
+        classify(op, &dev.node, e, 0)
+    }
+}
+
 /// The errno `DRM_IOCTL_SYNCOBJ_WAIT` uses for an expired timeout.
 pub(crate) fn is_timeout(e: Errno) -> bool {
     e.raw_os_error() == ETIME || e == Errno::TIMEDOUT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_nodes_are_asked_first_in_numeric_order() {
+        let got = candidate_nodes(
+            [
+                "card1",
+                "renderD1000",
+                "by-path",
+                "renderD129",
+                "controlD64",
+                "card0",
+                "renderD128",
+                "cardx",
+            ]
+            .iter()
+            .map(|n| Path::new("/dev/dri").join(n))
+            .collect(),
+        );
+        let names: Vec<String> = got
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            ["renderD128", "renderD129", "renderD1000", "card0", "card1"]
+        );
+    }
+
+    #[test]
+    fn kernel_errnos_map_to_the_documented_classes() {
+        let node = "/dev/dri/renderD128";
+        let e = classify("CREATE_BO", node, Errno::NOMEM, 4096);
+        assert!(
+            matches!(
+                e,
+                Error::OutOfMemory {
+                    size: 4096,
+                    errno: 12,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        for errno in [Errno::INVAL, Errno::NOENT, Errno::FAULT] {
+            let e = classify("SUBMIT_CSD", node, errno, 0);
+            assert!(matches!(e, Error::InvalidArgument { .. }), "{e}");
+            assert_eq!(e.errno(), Some(errno.raw_os_error()));
+        }
+        let e = classify("SUBMIT_CSD", node, Errno::NODEV, 0);
+        assert!(matches!(e, Error::DeviceLost { errno: 19, .. }), "{e}");
+        let e = classify("open", node, Errno::ACCESS, 0);
+        assert!(e.to_string().contains("render"), "{e}");
+        let e = classify("MMAP_BO", node, Errno::BUSY, 0);
+        assert!(matches!(e, Error::Device { errno: 16, .. }), "{e}");
+        assert!(
+            e.to_string().contains("MMAP_BO on /dev/dri/renderD128"),
+            "{e}"
+        );
+        assert!(is_timeout(Errno::from_raw_os_error(ETIME)));
+        assert!(!is_timeout(Errno::INTR));
+    }
 }

@@ -86,50 +86,10 @@ pub struct SubmitCsd {
     pub in_sync: u32,
     pub out_sync: u32,
     pub perfmon_id: u32,
-    /// User pointer to the first `drm_v3d_extension`, with `DRM_V3D_SUBMIT_EXTENSION` in flags.
+    /// User pointer to the first `drm_v3d_extension` (with `DRM_V3D_SUBMIT_EXTENSION` in
+    /// `flags`). Unused: one `in_sync` suffices, since jobs of one fd run in order.
     pub extensions: u64,
     pub flags: u32,
-    pub pad: u32,
-}
-
-/// `DRM_V3D_SUBMIT_EXTENSION`: `extensions` points at a chain of extensions.
-pub const SUBMIT_EXTENSION: u32 = 0x02;
-
-/// `struct drm_v3d_extension`: the header of every ioctl extension.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct Extension {
-    pub next: u64,
-    pub id: u32,
-    pub flags: u32,
-}
-
-/// `DRM_V3D_EXT_ID_MULTI_SYNC`.
-pub const EXT_ID_MULTI_SYNC: u32 = 0x01;
-
-/// `struct drm_v3d_sem`: one syncobj to wait on or signal.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct Sem {
-    pub handle: u32,
-    pub flags: u32,
-    pub point: u64,
-    pub mbz: [u64; 2],
-}
-
-/// `enum v3d_queue`: `V3D_CSD`, the stage a multi-sync wait applies to for compute jobs.
-pub const QUEUE_CSD: u32 = 3;
-
-/// `struct drm_v3d_multi_sync`: several in/out syncobjs for one submit.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct MultiSync {
-    pub base: Extension,
-    pub in_syncs: u64,
-    pub out_syncs: u64,
-    pub in_sync_count: u32,
-    pub out_sync_count: u32,
-    pub wait_stage: u32,
     pub pad: u32,
 }
 
@@ -251,16 +211,6 @@ const _: () = {
     assert!(offset_of!(SubmitCsd, extensions) == 72);
     assert!(offset_of!(SubmitCsd, flags) == 80);
 
-    assert!(size_of::<Extension>() == 16);
-    assert!(offset_of!(Extension, id) == 8);
-    assert!(size_of::<Sem>() == 32);
-    assert!(offset_of!(Sem, point) == 8);
-    assert!(size_of::<MultiSync>() == 48);
-    assert!(offset_of!(MultiSync, in_syncs) == 16);
-    assert!(offset_of!(MultiSync, out_syncs) == 24);
-    assert!(offset_of!(MultiSync, in_sync_count) == 32);
-    assert!(offset_of!(MultiSync, wait_stage) == 40);
-
     assert!(size_of::<PerfmonCreate>() == 40);
     assert!(offset_of!(PerfmonCreate, counters) == 8);
     assert!(size_of::<PerfmonDestroy>() == 4);
@@ -332,7 +282,7 @@ mod tests {
             in_sync: 10,
             out_sync: 11,
             perfmon_id: 12,
-            flags: SUBMIT_EXTENSION,
+            flags: 0x02,
             ..Zeroable::zeroed()
         };
         let b = bytemuck::bytes_of(&s);
