@@ -72,8 +72,21 @@ pub struct Stats {
     pub instructions: u64,
     /// Modelled GPU cycles from dispatch to completion (emulator only; 0 on hardware).
     pub cycles: u64,
+    /// The clock the emulator's timing model runs at (0 on hardware).
+    pub clock_hz: u64,
     /// Host time from submission to completion.
     pub elapsed: Duration,
+}
+
+impl Stats {
+    /// The modelled GPU time of the dispatch in seconds (emulator), or 0 on hardware.
+    pub fn modelled_seconds(&self) -> f64 {
+        if self.clock_hz == 0 {
+            0.0
+        } else {
+            self.cycles as f64 / self.clock_hz as f64
+        }
+    }
 }
 
 /// Where a block's pixels are: a byte offset into the plane buffer of its top-left pixel, and
@@ -177,15 +190,16 @@ impl Kernel {
         let start = Instant::now();
         let job = device.run(&dispatch, TIMEOUT)?;
         let elapsed = start.elapsed();
-        let (instructions, cycles) = job
+        let (instructions, cycles, clock_hz) = job
             .emulator_stats()
-            .map(|s| (s.instructions(), s.total_cycles))
-            .unwrap_or((0, 0));
+            .map(|s| (s.instructions(), s.total_cycles, s.clock_hz))
+            .unwrap_or((0, 0, 0));
         Ok(Stats {
             blocks,
             threads,
             instructions,
             cycles,
+            clock_hz,
             elapsed,
         })
     }

@@ -9,9 +9,10 @@
 #![forbid(unsafe_code)]
 
 use std::fmt;
+use std::time::Duration;
 
 use golden::catalog::{self, Inputs};
-use golden::reference::{D8, H264Idct, Reference, Vp9TxSize, Vp9TxType};
+use golden::reference::{H264Idct, Reference, Vp9TxSize, Vp9TxType};
 use golden::rng::Rng;
 use kernels::vp9_itxfm4::{TxType, Vp9Block, Vp9Itxfm4};
 use kernels::{Dest, Stats};
@@ -89,6 +90,17 @@ impl Which {
                 "vp9_itxfm_4x4_adst_adst",
             ],
             Which::Vp9Iwht4 => &["vp9_itxfm_4x4_wht_wht"],
+        }
+    }
+
+    /// FFmpeg's H.264 transform this kernel reproduces, if it is one.
+    fn h264_kind(self) -> Option<H264Idct> {
+        match self {
+            Which::H264Idct4 => Some(H264Idct::Idct4),
+            Which::H264Idct8 => Some(H264Idct::Idct8),
+            Which::H264Idct4Dc => Some(H264Idct::Idct4Dc),
+            Which::H264Idct8Dc => Some(H264Idct::Idct8Dc),
+            Which::Vp9Itxfm4 | Which::Vp9Iwht4 => None,
         }
     }
 
@@ -242,46 +254,32 @@ impl Batch {
         (y + GUARD) * self.stride + x + GUARD
     }
 
-    /// Runs FFmpeg's C function on every block, in batch order, on copies of the plane and
-    /// coefficients.
-    pub fn reference(&self) -> Result<(Vec<u8>, Vec<i16>), CheckError> {
+    /// Runs FFmpeg's C function on every block, in batch order, directly on copies of the
+    /// plane and coefficients. Returns them and the time FFmpeg's calls took.
+    pub fn reference_timed(&self) -> Result<(Vec<u8>, Vec<i16>, Duration), CheckError> {
         let r = Reference::c()?;
         let mut plane = self.plane.clone();
         let mut coefs = self.coefs.clone();
-        let s = self.which.size();
-        let per = self.which.coefs_per_block();
-        let mut window = vec![0u8; s * s];
-        for k in 0..self.layout.positions.len() {
-            let o = self.origin(k);
-            for y in 0..s {
-                window[y * s..(y + 1) * s]
-                    .copy_from_slice(&plane[o + y * self.stride..o + y * self.stride + s]);
+        let origins: Vec<usize> = (0..self.layout.positions.len())
+            .map(|k| self.origin(k))
+            .collect();
+        let elapsed = match self.which.h264_kind() {
+            Some(kind) => r.h264_idct_batch(kind, &mut plane, self.stride, &origins, &mut coefs)?,
+            None => {
+                let tx = if self.which == Which::Vp9Iwht4 {
+                    Vp9TxSize::Wht
+                } else {
+                    Vp9TxSize::Tx4
+                };
+                r.vp9_itxfm_batch(tx, &mut plane, self.stride, &origins, &mut coefs, &self.vp9)?
             }
-            let block = &mut coefs[k * per..(k + 1) * per];
-            match self.which {
-                Which::H264Idct4 => r.h264_idct::<D8>(H264Idct::Idct4, &mut window, 0, s, block)?,
-                Which::H264Idct8 => r.h264_idct::<D8>(H264Idct::Idct8, &mut window, 0, s, block)?,
-                Which::H264Idct4Dc => {
-                    r.h264_idct::<D8>(H264Idct::Idct4Dc, &mut window, 0, s, block)?
-                }
-                Which::H264Idct8Dc => {
-                    r.h264_idct::<D8>(H264Idct::Idct8Dc, &mut window, 0, s, block)?
-                }
-                Which::Vp9Itxfm4 => {
-                    let (ty, eob) = self.vp9[k];
-                    r.vp9_itxfm::<D8>(Vp9TxSize::Tx4, ty, &mut window, 0, s, block, eob)?
-                }
-                Which::Vp9Iwht4 => {
-                    let (ty, eob) = self.vp9[k];
-                    r.vp9_itxfm::<D8>(Vp9TxSize::Wht, ty, &mut window, 0, s, block, eob)?
-                }
-            }
-            for y in 0..s {
-                plane[o + y * self.stride..o + y * self.stride + s]
-                    .copy_from_slice(&window[y * s..(y + 1) * s]);
-            }
-        }
-        Ok((plane, coefs))
+        };
+        Ok((plane, coefs, elapsed))
+    }
+
+    /// FFmpeg's result for the batch: (plane, coefficients).
+    pub fn reference(&self) -> Result<(Vec<u8>, Vec<i16>), CheckError> {
+        self.reference_timed().map(|(p, c, _)| (p, c))
     }
 
     /// Runs the QPU kernel on the device.
@@ -466,4 +464,57 @@ pub fn check(device: &Device, which: Which, seed: u64, n: usize) -> Result<Repor
     let layout = Layout::random(which, n, &mut rng);
     let batch = Batch::new(which, layout, rng.next_u64());
     check_batch(device, &batch, seed)
+}
+
+/// One row of `qpu bench`: a 1080p frame's worth of the kernel's blocks, on the device and
+/// through FFmpeg's C function on this host.
+#[derive(Clone, Debug)]
+pub struct BenchRow {
+    pub which: Which,
+    pub blocks: usize,
+    /// QPU instructions issued per block (emulator; 0 on hardware).
+    pub instructions_per_block: f64,
+    /// Modelled GPU clocks per block, the whole GPU working on the batch (emulator).
+    pub cycles_per_block: f64,
+    /// Modelled time of the whole batch on a Pi 5, in seconds (emulator; 0 on hardware).
+    pub modelled_seconds: f64,
+    /// Host time of the dispatch (on hardware: the GPU's real time).
+    pub device_seconds: f64,
+    /// FFmpeg's C function on this host, in blocks per second.
+    pub ffmpeg_c_blocks_per_second: f64,
+    /// Whether the device's output matched FFmpeg's byte for byte.
+    pub exact: bool,
+}
+
+impl BenchRow {
+    /// Projected blocks per second on a Pi 5 (from the emulator's timing model).
+    pub fn pi5_blocks_per_second(&self) -> f64 {
+        if self.modelled_seconds > 0.0 {
+            self.blocks as f64 / self.modelled_seconds
+        } else {
+            self.blocks as f64 / self.device_seconds.max(1e-12)
+        }
+    }
+}
+
+/// Benchmarks `which` on a whole 1920x1080 frame's worth of blocks in random order, from
+/// `seed`: the device's run, FFmpeg's C function on the same batch, and their comparison.
+pub fn bench(device: &Device, which: Which, seed: u64) -> Result<BenchRow, CheckError> {
+    let mut rng = Rng::new(seed);
+    let layout = Layout::full_frame(which, 1920, 1080, &mut rng);
+    let batch = Batch::new(which, layout, rng.next_u64());
+    let n = batch.layout.positions.len();
+    let (want_plane, want_coefs, c_time) = batch.reference_timed()?;
+    let (got_plane, got_coefs, stats) = batch.run(device)?;
+    let exact = want_plane == got_plane && want_coefs == got_coefs;
+    Ok(BenchRow {
+        which,
+        blocks: n,
+        instructions_per_block: stats.instructions as f64 / n as f64,
+        cycles_per_block: stats.cycles as f64 / n as f64,
+        modelled_seconds: stats.modelled_seconds(),
+        device_seconds: stats.elapsed.as_secs_f64(),
+        ffmpeg_c_blocks_per_second: n as f64 / c_time.as_secs_f64().max(1e-12),
+        exact,
+    })
 }
