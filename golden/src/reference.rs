@@ -750,6 +750,118 @@ impl Reference {
         Ok(())
     }
 
+    /// `h264_idct` over a batch of blocks in place on one 8-bit plane, calling FFmpeg's
+    /// function directly on the plane (no scratch copies), in batch order: block `k` has its
+    /// `n * n` coefficients at `blocks[k * n * n..]` and its top-left pixel at `origins[k]`.
+    /// Every window is checked before the first call. Returns the time spent in FFmpeg's
+    /// calls, for benchmarks. FFmpeg's C functions need no alignment; its SIMD ones do, so
+    /// this refuses the SIMD table.
+    pub fn h264_idct_batch(
+        &self,
+        kind: H264Idct,
+        plane: &mut [u8],
+        stride: usize,
+        origins: &[usize],
+        blocks: &mut [i16],
+    ) -> Result<std::time::Duration, GoldenError> {
+        let n = kind.size();
+        self.batch_preconditions(plane, stride, origins, blocks.len(), n)?;
+        let t = &self.h264[D8::INDEX];
+        let f = match kind {
+            H264Idct::Idct4 => t.h264_idct_add,
+            H264Idct::Idct8 => t.h264_idct8_add,
+            H264Idct::Idct4Dc => t.h264_idct_dc_add,
+            H264Idct::Idct8Dc => t.h264_idct8_dc_add,
+        }
+        .ok_or_else(|| Self::missing("h264dsp", format!("{kind:?}"), 8))?;
+        let sb = c_stride(stride)?;
+        let base = plane.as_mut_ptr();
+        let coefs = blocks.as_mut_ptr();
+        let start = std::time::Instant::now();
+        for (k, &o) in origins.iter().enumerate() {
+            // SAFETY: batch_preconditions checked that the n x n window at `o` lies inside
+            // `plane` and that `blocks` holds n*n coefficients for every block; FFmpeg's C
+            // function touches only those and needs no alignment.
+            unsafe { f(base.add(o), coefs.add(k * n * n), sb) };
+        }
+        Ok(start.elapsed())
+    }
+
+    /// `itxfm_add[tx][type]` over a batch of blocks on one 8-bit plane, as
+    /// [`Reference::h264_idct_batch`]; `types_eobs[k]` is block `k`'s type and eob.
+    pub fn vp9_itxfm_batch(
+        &self,
+        tx: Vp9TxSize,
+        plane: &mut [u8],
+        stride: usize,
+        origins: &[usize],
+        blocks: &mut [i16],
+        types_eobs: &[(Vp9TxType, u32)],
+    ) -> Result<std::time::Duration, GoldenError> {
+        let n = tx.size();
+        self.batch_preconditions(plane, stride, origins, blocks.len(), n)?;
+        if types_eobs.len() != origins.len() {
+            return Err(GoldenError::InvalidParam {
+                name: "types_eobs",
+                value: types_eobs.len() as i64,
+                expected: "one (type, eob) per block",
+            });
+        }
+        let mut fns = Vec::with_capacity(origins.len());
+        for &(ty, eob) in types_eobs {
+            check_range("eob", eob.into(), 1, (n * n) as i64, "1..=n*n")?;
+            fns.push(
+                self.vp9[D8::INDEX].itxfm_add[tx.index()][ty as usize]
+                    .ok_or_else(|| Self::missing("vp9dsp", format!("itxfm {tx:?} {ty:?}"), 8))?,
+            );
+        }
+        let base = plane.as_mut_ptr();
+        let coefs = blocks.as_mut_ptr();
+        let start = std::time::Instant::now();
+        for (k, &o) in origins.iter().enumerate() {
+            // SAFETY: as in h264_idct_batch: every window and coefficient block was checked,
+            // and the C functions need no alignment.
+            unsafe {
+                fns[k](
+                    base.add(o),
+                    stride as isize,
+                    coefs.add(k * n * n),
+                    types_eobs[k].1 as c_int,
+                )
+            };
+        }
+        Ok(start.elapsed())
+    }
+
+    fn batch_preconditions(
+        &self,
+        plane: &[u8],
+        stride: usize,
+        origins: &[usize],
+        coefs: usize,
+        n: usize,
+    ) -> Result<(), GoldenError> {
+        if self.implementation() != Impl::C {
+            return Err(GoldenError::InvalidParam {
+                name: "implementation",
+                value: 1,
+                expected: "the C table (SIMD functions need aligned copies: use the per-call API)",
+            });
+        }
+        c_stride(stride)?;
+        if coefs != origins.len() * n * n {
+            return Err(GoldenError::InvalidParam {
+                name: "blocks",
+                value: coefs as i64,
+                expected: "n * n coefficients per block",
+            });
+        }
+        for &o in origins {
+            check_window(plane, "plane", o, stride, Window::block(n, n))?;
+        }
+        Ok(())
+    }
+
     /// `h264_idct_add16`, `h264_idct_add16intra`, `h264_idct8_add4` over one macroblock.
     /// `block_offset[i]` is block i's offset from `origin` in pixels (FFmpeg's are in bytes;
     /// this converts); `block` holds 16 coefficients per 4x4 block (256); `nnzc` is the

@@ -9,6 +9,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod asm_cmd;
+#[cfg(feature = "ffmpeg")]
+mod kernels_cmd;
+mod run_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -57,6 +60,104 @@ enum Cmd {
         #[arg(long)]
         mesa: bool,
     },
+    /// Assemble a program, run it on the default backend (the v3d GPU, else the emulator;
+    /// DAEDALUS_BACKEND=hw|sim forces one) and dump its buffers.
+    Run {
+        /// Program: `.qasm` source, or `.bin` little-endian instruction words.
+        program: PathBuf,
+        /// QPU threads of 16 lanes to run (one 16-invocation workgroup each).
+        #[arg(short, long, default_value_t = 1, conflicts_with = "workgroups")]
+        threads: u32,
+        /// Workgroup counts X,Y,Z instead of --threads (with --local).
+        #[arg(long, value_parser = parse_xyz, requires = "local")]
+        workgroups: Option<[u32; 3]>,
+        /// Workgroup size X,Y,Z (invocations; product at most 256).
+        #[arg(long, value_parser = parse_xyz, requires = "workgroups")]
+        local: Option<[u32; 3]>,
+        /// Uniform words, in order; repeat the flag or separate with commas. A number (42, -1,
+        /// 0x2a, 1.5f), @NAME (buffer NAME's GPU address), @NAME+OFFSET or size:NAME.
+        #[arg(short, long = "uniform", value_name = "VALUE[,VALUE...]")]
+        uniforms: Vec<String>,
+        /// A buffer: NAME=SIZE (zeroed), NAME=SIZE:FILE (FILE's bytes first) or NAME=:FILE
+        /// (the file's size). SIZE: bytes, 0x hex, or with K / M.
+        #[arg(short, long = "buffer", value_name = "NAME=SIZE[:FILE]")]
+        buffers: Vec<String>,
+        /// Threads per QPU the program allows (1, 2 or 4; 4 sets the THREADING flag).
+        #[arg(long, default_value_t = 1)]
+        threads_per_qpu: u32,
+        /// Seconds to wait for the job.
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
+        /// Emulator only: instructions after which the job counts as hung.
+        #[arg(long, default_value_t = runtime::SimConfig::default().max_steps)]
+        max_steps: u64,
+        /// How to print the buffers after the job.
+        #[arg(long, value_enum, default_value = "words")]
+        dump: run_cmd::Dump,
+        /// Also write each buffer to DIR/NAME.bin.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+    /// Show the backend that `qpu run` would use and the GPU's identity.
+    Info {
+        /// Also list the performance counters (hardware with perfmon support).
+        #[arg(long)]
+        counters: bool,
+    },
+    /// Run a compute dispatch on the emulator, as a Pi 5 would: JOB.json is
+    /// {"bos":[{"addr":N,"file":"PATH"}...], "cfg":[c0..c6], "qpus":12, "max_steps":N}.
+    /// Writes every buffer's final contents back into its file and prints the statistics;
+    /// exits 1 (after printing it) on a fault.
+    Sim {
+        job: PathBuf,
+        /// Print every executed instruction (QPU, thread, PC, disassembly) and the lanes it wrote.
+        #[arg(long)]
+        trace: bool,
+    },
+    /// Check the QPU kernels on the default backend against FFmpeg's C functions, live, on fresh
+    /// random inputs: one line per kernel, `NAME: N/N bit-exact`; exit 1 on any mismatch.
+    #[cfg(feature = "ffmpeg")]
+    Check {
+        /// Only this kernel (default: all).
+        #[arg(long)]
+        kernel: Option<String>,
+        /// Random seed (default: from the clock; printed, so a failure can be repeated).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Blocks per kernel.
+        #[arg(short, default_value_t = 1000)]
+        n: usize,
+    },
+    /// Benchmark every kernel on a 1080p frame's worth of blocks: QPU instructions and
+    /// modelled cycles per block, projected Pi 5 throughput, and FFmpeg's C function on this
+    /// host, measured in the same run.
+    #[cfg(feature = "ffmpeg")]
+    Bench {
+        /// Only this kernel (default: all).
+        #[arg(long)]
+        kernel: Option<String>,
+        /// Random seed for the inputs.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+fn parse_xyz(s: &str) -> Result<[u32; 3], String> {
+    let parts: Vec<&str> = s.split(',').collect();
+    let n: Vec<u32> = parts
+        .iter()
+        .map(|p| p.trim().parse::<u32>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("`{s}` is not X,Y,Z (three whole numbers)"))?;
+    match n[..] {
+        [x] => Ok([x, 1, 1]),
+        [x, y] => Ok([x, y, 1]),
+        [x, y, z] => Ok([x, y, z]),
+        _ => Err(format!(
+            "`{s}` has {} numbers; give X, X,Y or X,Y,Z",
+            n.len()
+        )),
+    }
 }
 
 fn read_input(path: &Path) -> Result<Vec<u8>> {
@@ -150,7 +251,75 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Cmd::Run {
+            program,
+            threads,
+            workgroups,
+            local,
+            uniforms,
+            buffers,
+            threads_per_qpu,
+            timeout,
+            max_steps,
+            dump,
+            out_dir,
+        } => {
+            if !(timeout > 0.0 && timeout.is_finite()) {
+                bail!("--timeout {timeout}: give a positive number of seconds");
+            }
+            let shape = match (workgroups, local) {
+                (Some(count), Some(size)) => runtime::Shape::Workgroups { count, size },
+                _ => runtime::Shape::Threads(threads),
+            };
+            let buffers = buffers
+                .iter()
+                .map(|b| b.parse())
+                .collect::<Result<Vec<run_cmd::BufferSpec>>>()?;
+            let out = run_cmd::run(&run_cmd::RunArgs {
+                program,
+                shape,
+                uniforms,
+                buffers,
+                threads_per_qpu,
+                timeout: std::time::Duration::from_secs_f64(timeout),
+                max_steps,
+                dump,
+                out_dir,
+            })?;
+            write_output(Path::new("-"), out.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Info { counters } => {
+            write_output(Path::new("-"), run_cmd::info(counters)?.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Sim { job, trace } => sim(&job, trace),
+        #[cfg(feature = "ffmpeg")]
+        Cmd::Check { kernel, seed, n } => kernels_cmd::check(kernel.as_deref(), seed, n),
+        #[cfg(feature = "ffmpeg")]
+        Cmd::Bench { kernel, seed } => kernels_cmd::bench(kernel.as_deref(), seed),
     }
+}
+
+/// `qpu sim JOB.json`: the stable contract outside harnesses drive.
+fn sim(job: &Path, trace: bool) -> Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    let mut trace_out = std::io::stdout();
+    let options = qpu_sim::job::RunOptions {
+        trace: if trace {
+            Some(&mut trace_out as &mut dyn Write)
+        } else {
+            None
+        },
+    };
+    let report = qpu_sim::job::run_job_file(job, options)
+        .with_context(|| format!("running {}", job.display()))?;
+    writeln!(stdout, "{report}").context("writing standard output")?;
+    Ok(if report.fault.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn main() -> ExitCode {

@@ -1,0 +1,143 @@
+//! Shared test plumbing: pack fixture cases into one batch, run it, check every case.
+
+#![allow(dead_code)]
+
+use golden_fixtures::{Fixture, default_dir};
+use kernels::{Dest, Stats};
+use runtime::{Buffer, Device};
+
+/// One case of a fixture, placed in the batch.
+pub struct Placed {
+    pub fixture: usize,
+    pub case: usize,
+    /// Byte offset of the case's whole destination buffer (guard bands included) in the plane.
+    pub plane_offset: usize,
+    pub dst_len: usize,
+    /// Byte offset of its coefficients in the coefficient buffer.
+    pub coef_offset: usize,
+    pub dest: Dest,
+    /// Extra per-case parameters the caller asked for, by name.
+    pub params: Vec<i32>,
+}
+
+/// Fixture cases packed into one plane and one coefficient buffer.
+pub struct Batch {
+    pub fixtures: Vec<Fixture>,
+    pub placed: Vec<Placed>,
+    pub plane: Vec<u8>,
+    pub coefs: Vec<u8>,
+}
+
+/// Loads the fixtures and packs every case: destination buffers one after another (each
+/// 16-byte aligned), coefficient blocks `coef_bytes` apart. `dst` and `block` are the buffer
+/// names; `extra` parameters are read per case.
+pub fn pack(kernels: &[&str], coef_bytes: usize, extra: &[&str]) -> Batch {
+    let mut b = Batch {
+        fixtures: Vec::new(),
+        placed: Vec::new(),
+        plane: Vec::new(),
+        coefs: Vec::new(),
+    };
+    for (fi, name) in kernels.iter().enumerate() {
+        let f = Fixture::load(&default_dir(), name)
+            .unwrap_or_else(|e| panic!("loading fixture {name}: {e}"));
+        let dst_i = f.buffer_index("dst").unwrap();
+        let blk_i = f.buffer_index("block").unwrap();
+        for (ci, case) in f.cases.iter().enumerate() {
+            let dst = &case.buffers[dst_i].before;
+            let block = &case.buffers[blk_i].before;
+            assert_eq!(
+                block.len(),
+                coef_bytes,
+                "{name} case {ci}: coefficient block size"
+            );
+            let stride = f.param(ci, "stride").unwrap() as u32;
+            let origin = f.param(ci, "origin").unwrap() as u32;
+            let plane_offset = b.plane.len();
+            b.plane.extend_from_slice(dst);
+            while b.plane.len() % 16 != 0 {
+                b.plane.push(0xa5);
+            }
+            let coef_offset = b.coefs.len();
+            b.coefs.extend_from_slice(block);
+            b.placed.push(Placed {
+                fixture: fi,
+                case: ci,
+                plane_offset,
+                dst_len: dst.len(),
+                coef_offset,
+                dest: Dest {
+                    offset: plane_offset as u32 + origin,
+                    stride,
+                },
+                params: extra.iter().map(|p| f.param(ci, p).unwrap()).collect(),
+            });
+        }
+        b.fixtures.push(f);
+    }
+    b
+}
+
+impl Batch {
+    /// Uploads the plane and coefficients, runs `run` on them, and checks every case against
+    /// its fixture: the destination with its guard bands, and the cleared coefficients.
+    pub fn run_and_check(
+        &self,
+        device: &Device,
+        run: impl FnOnce(&mut Buffer, &mut Buffer, &[&Placed]) -> kernels::Result<Stats>,
+    ) -> Stats {
+        let mut plane = device.alloc(self.plane.len().max(16) as u32).unwrap();
+        plane.write(0, &self.plane).unwrap();
+        let mut coefs = device.alloc(self.coefs.len().max(16) as u32).unwrap();
+        coefs.write(0, &self.coefs).unwrap();
+        let placed: Vec<&Placed> = self.placed.iter().collect();
+        let stats = run(&mut plane, &mut coefs, &placed).expect("kernel runs");
+        let plane_after = plane.to_vec().unwrap();
+        let coefs_after = coefs.to_vec().unwrap();
+        let mut failures = Vec::new();
+        for p in &self.placed {
+            let f = &self.fixtures[p.fixture];
+            let dst = &plane_after[p.plane_offset..p.plane_offset + p.dst_len];
+            let blk_len = f.cases[p.case].buffers[f.buffer_index("block").unwrap()]
+                .before
+                .len();
+            let block = &coefs_after[p.coef_offset..p.coef_offset + blk_len];
+            let dst_i = f.buffer_index("dst").unwrap();
+            let mut actual: Vec<&[u8]> = vec![&[]; f.buffers.len()];
+            actual[dst_i] = dst;
+            actual[f.buffer_index("block").unwrap()] = block;
+            if let Err(m) = f.check(p.case, &actual).unwrap() {
+                failures.push(m.to_string());
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} of {} cases differ; first: {}",
+            failures.len(),
+            self.placed.len(),
+            failures[0]
+        );
+        // The padding between cases is guard band too.
+        for (i, p) in self.placed.iter().enumerate() {
+            let end = p.plane_offset + p.dst_len;
+            let next = self
+                .placed
+                .get(i + 1)
+                .map_or(self.plane.len(), |n| n.plane_offset);
+            assert_eq!(
+                &plane_after[end..next],
+                &self.plane[end..next],
+                "bytes after case {} were written",
+                i
+            );
+        }
+        stats
+    }
+}
+
+/// The device the tests run on: the default backend (the emulator here, the GPU on a Pi 5).
+pub fn device() -> Device {
+    let d = Device::open().expect("open a device");
+    eprintln!("running on: {}", d.description());
+    d
+}

@@ -1,0 +1,1265 @@
+//! One QPU thread executing one instruction: reads, the two ALUs, signals, the write-back, the
+//! flags, and the delayed effects (branches, thread switches).
+
+use std::collections::VecDeque;
+use std::io::Write;
+
+use qpu_asm::isa::{
+    BranchCond, BranchDest, Cond, Magic, Msfign, Pf, SmallImmSlot, Uf, Waddr, small_imm_value,
+};
+use qpu_asm::{AluInstr, BranchInstr, DecodeError, Input, Instr, Src, decode};
+
+use crate::alu::{FlagKind, LaneCtx, Lanes, OpResult, eval_add, eval_mul, is_sfu, multop_rtop};
+use crate::fault::FaultKind;
+use crate::float::{fin, pack_f32};
+use crate::memory::Memory;
+use crate::timing::{QpuStats, Timing};
+use crate::tmu::{self, TmuRequest};
+
+/// The program, decoded once per dispatch as far as it is executed. Words are fetched from
+/// memory the first time they execute, so a code buffer of any size costs only what runs.
+pub(crate) struct Code {
+    pub base: u32,
+    /// Instruction words from `base` to the end of its buffer.
+    len: usize,
+    decoded: Vec<Option<Result<(Instr, bool), DecodeError>>>,
+}
+
+impl Code {
+    pub fn load(mem: &mut Memory, base: u32) -> Option<Code> {
+        let bytes = mem.bytes_from(base)?;
+        Some(Code {
+            base,
+            len: bytes / 8,
+            decoded: Vec::new(),
+        })
+    }
+
+    #[inline]
+    fn get(&mut self, pc: usize, mem: &mut Memory) -> Result<&(Instr, bool), FaultKind> {
+        if pc >= self.len {
+            return Err(FaultKind::PcOutsideCode {
+                addr: self.base.wrapping_add((pc as u32).wrapping_mul(8)),
+            });
+        }
+        if pc >= self.decoded.len() {
+            self.decoded.resize(pc + 64, None);
+        }
+        let addr = self.base.wrapping_add(pc as u32 * 8);
+        let slot = &mut self.decoded[pc];
+        if slot.is_none() {
+            let word = mem
+                .read_u64(addr)
+                .ok_or(FaultKind::PcOutsideCode { addr })?;
+            *slot = Some(decode(word).map(|i| {
+                let plain = is_plain(&i);
+                (i, plain)
+            }));
+        }
+        match slot {
+            Some(Ok(i)) => Ok(i),
+            Some(Err(e)) => Err(FaultKind::InvalidInstruction {
+                word: mem.read_u64(addr).unwrap_or(0),
+                reason: e.to_string(),
+            }),
+            None => unreachable!("filled above"),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The instruction index of a code address, if it is one.
+    fn index_of(&self, addr: u32) -> Option<usize> {
+        let off = addr.wrapping_sub(self.base);
+        if addr < self.base || off % 8 != 0 || (off / 8) as usize >= self.len {
+            None
+        } else {
+            Some((off / 8) as usize)
+        }
+    }
+}
+
+/// A pending branch: it takes effect after three delay slots.
+#[derive(Clone, Copy, Debug)]
+struct PendingBranch {
+    /// Instructions left to execute before the jump, counting the branch itself.
+    left: u8,
+    target: Option<usize>,
+    unif: Option<u32>,
+}
+
+/// A pending thread switch or thread end: it takes effect after two delay slots.
+#[derive(Clone, Copy, Debug)]
+struct PendingThrsw {
+    left: u8,
+    end: bool,
+}
+
+/// One TMU output FIFO entry: 16 lanes of one word, and when they arrive.
+#[derive(Clone, Debug)]
+pub(crate) struct FifoEntry {
+    pub data: Lanes,
+    pub ready: u64,
+}
+
+/// A hardware thread (one batch of 16 lanes) resident in a QPU thread slot.
+pub(crate) struct Thread {
+    pub batch: u32,
+    pub supergroup: u32,
+    pub slot: u32,
+    pub tidx: u32,
+    pub rf: Vec<Lanes>,
+    pub fa: u16,
+    pub fb: u16,
+    pub pc: usize,
+    pub unif: u32,
+    pub unifa: u32,
+    /// Instruction count at the last `unifa` write.
+    unifa_written: Option<u64>,
+    branch: Option<PendingBranch>,
+    thrsw: Option<PendingThrsw>,
+    thrsw_queued: Option<PendingThrsw>,
+    prev_thrsw: bool,
+    last_thrsw_found: bool,
+    /// Instruction count (1-based) of the thread-end thrsw, once it has issued.
+    thread_end_at: Option<u64>,
+    pub link: u32,
+    /// TMU data words written since the last lookup (`tmud`, `tmudref`, `tmuoff`).
+    tmu_data: Vec<Lanes>,
+    /// TMU configuration bytes for the next lookups, low byte first (`tmuc`, `tmuau`).
+    tmu_cfg: u32,
+    pub fifo: VecDeque<FifoEntry>,
+    pub fifo_capacity: u32,
+    /// When the thread's outstanding TMU writes complete.
+    writes_done: u64,
+    rtop: Option<Lanes>,
+    last_sfu: Option<u64>,
+    /// An SFU result not yet available: (register, instruction count it is ready at).
+    sfu_pending: Option<(u8, u64)>,
+    pub instrs: u64,
+    pub barrier_wait: bool,
+    /// Earliest clock the thread may run again (barrier release).
+    pub resume_at: u64,
+}
+
+/// What happened after one instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Continue,
+    Switch,
+    End,
+}
+
+/// Everything an instruction can touch outside its thread.
+pub(crate) struct Ctx<'a, 't> {
+    pub mem: &'a mut Memory,
+    pub code: &'a mut Code,
+    pub timing: &'a Timing,
+    pub stats: &'a mut QpuStats,
+    pub clock: &'a mut u64,
+    /// When the shared memory bus is next free, in 1/256 clocks.
+    pub bus_free: &'a mut u64,
+    pub nregs: u32,
+    pub threads_per_qpu: u32,
+    pub qpu: u32,
+    pub trace: Option<&'a mut (dyn Write + 't)>,
+    /// Set when the instruction writes `syncb`.
+    pub barrier: bool,
+    /// What the instruction wrote, for the trace.
+    pub written: &'a mut Vec<(Waddr, Lanes, u16)>,
+}
+
+impl Thread {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        batch: u32,
+        supergroup: u32,
+        slot: u32,
+        tidx: u32,
+        nregs: u32,
+        entry: usize,
+        unif: u32,
+        fifo_capacity: u32,
+        single_segment: bool,
+        payload: (Lanes, Lanes),
+        now: u64,
+    ) -> Thread {
+        let mut rf = vec![[0u32; 16]; nregs as usize];
+        // Mesa nir_to_vir.c (compute, ver >= 71): cs_payload[0] is rf3, cs_payload[1] is rf2.
+        rf[3] = payload.0;
+        rf[2] = payload.1;
+        Thread {
+            batch,
+            supergroup,
+            slot,
+            tidx,
+            rf,
+            fa: 0,
+            fb: 0,
+            pc: entry,
+            unif,
+            unifa: 0,
+            unifa_written: None,
+            branch: None,
+            thrsw: None,
+            thrsw_queued: None,
+            prev_thrsw: false,
+            last_thrsw_found: single_segment,
+            thread_end_at: None,
+            link: 0,
+            tmu_data: Vec::with_capacity(4),
+            tmu_cfg: 0xffff_ffff,
+            fifo: VecDeque::with_capacity(16),
+            fifo_capacity,
+            writes_done: 0,
+            rtop: None,
+            last_sfu: None,
+            sfu_pending: None,
+            instrs: 0,
+            barrier_wait: false,
+            resume_at: now,
+        }
+    }
+
+    /// Whether the thread can issue its next instruction (not stopped at a barrier, except to
+    /// run the delay slots of the `thrsw` that goes with the barrier).
+    pub fn runnable(&self) -> bool {
+        !self.barrier_wait || self.thrsw.is_some()
+    }
+
+    #[inline]
+    fn read_uniform(&mut self, mem: &mut Memory) -> Result<u32, FaultKind> {
+        let addr = self.unif;
+        let v = mem
+            .read_uniform(addr)
+            .ok_or(FaultKind::UniformOutOfBounds { addr })?;
+        self.unif = addr.wrapping_add(4);
+        Ok(v)
+    }
+
+    #[inline(always)]
+    fn read_input(&self, i: &Input, nregs: u32, threads: u32) -> Result<Lanes, FaultKind> {
+        match i.src {
+            Src::Rf(n) => {
+                if u32::from(n) >= nregs {
+                    return Err(FaultKind::RegisterOutOfRange {
+                        reg: n,
+                        nregs,
+                        threads,
+                    });
+                }
+                Ok(self.rf[n as usize])
+            }
+            Src::SmallImm(idx) => {
+                let v = small_imm_value(idx).ok_or_else(|| FaultKind::InvalidInstruction {
+                    word: 0,
+                    reason: format!("small immediate index {idx}"),
+                })?;
+                Ok([v; 16])
+            }
+        }
+    }
+
+    #[inline]
+    fn cond_mask(&self, c: Option<Cond>) -> u16 {
+        match c {
+            None => 0xffff,
+            Some(Cond::Ifa) => self.fa,
+            Some(Cond::Ifb) => self.fb,
+            Some(Cond::Ifna) => !self.fa,
+            Some(Cond::Ifnb) => !self.fb,
+        }
+    }
+
+    /// Executes the instruction at `pc`.
+    pub fn step(&mut self, cx: &mut Ctx<'_, '_>) -> Result<Outcome, FaultKind> {
+        let (instr, plain) = *cx.code.get(self.pc, cx.mem)?;
+        let pc_addr = cx.code.base.wrapping_add(self.pc as u32 * 8);
+        *cx.clock += cx.timing.clocks_per_instr;
+        self.instrs += 1;
+        if cx.trace.is_some() {
+            cx.written.clear();
+        }
+        let is_thrsw = match &instr {
+            Instr::Branch(b) => {
+                self.branch_instr(b, pc_addr, cx)?;
+                false
+            }
+            Instr::Alu(a) => {
+                if plain && self.thread_end_at.is_none() && cx.trace.is_none() {
+                    self.plain_alu(a, cx)?;
+                    false
+                } else {
+                    self.alu_instr(a, cx)?
+                }
+            }
+        };
+        if let Some(t) = cx.trace.as_deref_mut() {
+            let _ = writeln!(
+                t,
+                "qpu {:2} thread {} pc {:#010x}  {}",
+                cx.qpu, self.slot, pc_addr, instr
+            );
+            for (w, v, m) in cx.written.iter() {
+                let _ = write!(t, "    {w:<7}");
+                for (i, x) in v.iter().enumerate() {
+                    if m >> i & 1 == 1 {
+                        let _ = write!(t, " {x:08x}");
+                    } else {
+                        let _ = write!(t, " --------");
+                    }
+                }
+                let _ = writeln!(t);
+            }
+        }
+        self.prev_thrsw = is_thrsw;
+        self.advance(cx)
+    }
+
+    /// Moves to the next instruction, running down the branch and thread-switch delays.
+    fn advance(&mut self, cx: &mut Ctx<'_, '_>) -> Result<Outcome, FaultKind> {
+        let mut next = self.pc + 1;
+        if let Some(b) = &mut self.branch {
+            b.left -= 1;
+            if b.left == 0 {
+                let b = *b;
+                self.branch = None;
+                if let Some(t) = b.target {
+                    next = t;
+                }
+                if let Some(u) = b.unif {
+                    self.unif = u;
+                }
+            }
+        }
+        self.pc = next;
+        let mut outcome = Outcome::Continue;
+        if let Some(t) = &mut self.thrsw {
+            t.left -= 1;
+            if t.left == 0 {
+                let end = t.end;
+                self.thrsw = self.thrsw_queued.take();
+                if let Some(q) = &mut self.thrsw {
+                    q.left -= 1;
+                }
+                if let Some(w) = self.unifa_written {
+                    // Mesa qpu_schedule.c: "unifa and the following 3 instructions can't
+                    // overlap a thread switch/end".
+                    if self.instrs - w < 3 {
+                        return Err(FaultKind::Hazard(format!(
+                            "a thread {} takes effect {} instructions after the unifa write; the unifa write and the 3 instructions after it must not overlap a thread switch (Mesa qpu_schedule.c)",
+                            if end { "end" } else { "switch" },
+                            self.instrs - w - 1
+                        )));
+                    }
+                }
+                // A thrsw clears the MULTOP result (Mesa qpu_validate.c rtop_hazard).
+                self.rtop = None;
+                outcome = if end { Outcome::End } else { Outcome::Switch };
+            }
+        }
+        if outcome == Outcome::Continue && self.pc >= cx.code.len() {
+            return Err(FaultKind::PcOutsideCode {
+                addr: cx.code.base.wrapping_add(self.pc as u32 * 8),
+            });
+        }
+        Ok(outcome)
+    }
+
+    fn branch_instr(
+        &mut self,
+        b: &BranchInstr,
+        pc_addr: u32,
+        cx: &mut Ctx<'_, '_>,
+    ) -> Result<(), FaultKind> {
+        // Mesa qpu_validate.c: "branch in a branch delay slot", "branch in a THRSW delay slot".
+        if self.branch.is_some() {
+            return Err(FaultKind::Hazard(
+                "branch in the delay slots of another branch (Mesa qpu_validate.c)".into(),
+            ));
+        }
+        if self.thrsw.is_some() {
+            return Err(FaultKind::Hazard(
+                "branch in the delay slots of a thrsw (Mesa qpu_validate.c)".into(),
+            ));
+        }
+        let considered: u16 = match b.msfign {
+            Msfign::None => 0xffff,
+            // Every lane of a compute batch is dispatched, so the multisample flags ignore
+            // none of them (docs/qpu-sim.md).
+            Msfign::P => 0xffff,
+            Msfign::Q => {
+                return Err(FaultKind::SemanticsUnknown(
+                    "the `q` multisample-flag ignore on a branch".into(),
+                ));
+            }
+        };
+        let a = self.fa & considered;
+        let na = !self.fa & considered;
+        let taken = match b.cond {
+            BranchCond::Always => true,
+            BranchCond::A0 => self.fa & 1 == 1,
+            BranchCond::Na0 => self.fa & 1 == 0,
+            BranchCond::Alla => a == considered,
+            BranchCond::Anyna => na != 0,
+            BranchCond::Anya => a != 0,
+            BranchCond::Allna => na == considered,
+        };
+        // The return address is the instruction after the three delay slots (py-videocore7
+        // tests/test_branch.py::test_branch_link_reg).
+        let ret = pc_addr.wrapping_add(32);
+        let unif = match b.unif {
+            None => None,
+            Some(BranchDest::Abs) => Some(self.read_uniform(cx.mem)?),
+            Some(BranchDest::Rel) => {
+                // The offset is relative to the uniform after the one holding it
+                // (py-videocore7 test_uniform_branch_rel: offset 8 at unif[1] lands on unif[4]).
+                let v = self.read_uniform(cx.mem)?;
+                Some(self.unif.wrapping_add(v))
+            }
+            Some(BranchDest::Regfile) => {
+                let r = self.read_input(&Input::rf(b.raddr_a), cx.nregs, cx.threads_per_qpu)?;
+                // Lane 1: py-videocore7 test_uniform_branch_reg puts the address only in
+                // element 1, and test_unifa.py case 3 says "Branch takes the second element".
+                Some(r[1])
+            }
+            Some(BranchDest::LinkReg) => {
+                return Err(FaultKind::SemanticsUnknown(
+                    "a uniform-stream branch to the link register".into(),
+                ));
+            }
+        };
+        if !taken {
+            // Delay-slot rules still apply to a branch that is not taken.
+            self.branch = Some(PendingBranch {
+                left: 4,
+                target: None,
+                unif: None,
+            });
+            return Ok(());
+        }
+        let target_addr = match b.dest {
+            BranchDest::Abs => b.offset,
+            BranchDest::Rel => ret.wrapping_add(b.offset),
+            BranchDest::LinkReg => self.link,
+            BranchDest::Regfile => {
+                let r = self.read_input(&Input::rf(b.raddr_a), cx.nregs, cx.threads_per_qpu)?;
+                if r[0] != r[1] {
+                    return Err(FaultKind::SemanticsUnknown(format!(
+                        "a branch to a register whose lanes differ (lane 0 {:#x}, lane 1 {:#x}); which lane the hardware reads is not established",
+                        r[0], r[1]
+                    )));
+                }
+                r[0]
+            }
+        };
+        if b.link {
+            self.link = ret;
+        }
+        let target = cx
+            .code
+            .index_of(target_addr)
+            .ok_or(FaultKind::BadBranchTarget { addr: target_addr })?;
+        self.branch = Some(PendingBranch {
+            left: 4,
+            target: Some(target),
+            unif,
+        });
+        Ok(())
+    }
+
+    /// The fast path for the common instruction: no signals, conditions or flag updates, ops
+    /// without side effects, register or no destinations (see `is_plain`). Same semantics as
+    /// `alu_instr`, fewer checks.
+    fn plain_alu(&mut self, ins: &AluInstr, cx: &mut Ctx<'_, '_>) -> Result<(), FaultKind> {
+        let (add, mul) = (&ins.add, &ins.mul);
+        let (nregs, threads) = (cx.nregs, cx.threads_per_qpu);
+        let zero = [0u32; 16];
+        let read = |t: &Thread, i: &Input, used: bool| -> Result<Lanes, FaultKind> {
+            if used {
+                t.read_input(i, nregs, threads)
+            } else {
+                Ok(zero)
+            }
+        };
+        if let Some((reg, ready)) = self.sfu_pending {
+            let touches = |i: &Input, n: u8| n >= 1 && i.src == Src::Rf(reg);
+            if self.instrs > ready {
+                self.sfu_pending = None;
+            } else if touches(&add.a, add.op.nsrc())
+                || touches(&add.b, add.op.nsrc().saturating_sub(1))
+                || touches(&mul.a, mul.op.nsrc())
+                || touches(&mul.b, mul.op.nsrc().saturating_sub(1))
+            {
+                let stall = (ready - (self.instrs - 1)) * cx.timing.clocks_per_instr;
+                *cx.clock += stall;
+                cx.stats.sfu_wait_cycles += stall;
+                self.sfu_pending = None;
+            }
+        }
+        let lane_cx = LaneCtx {
+            tidx: self.tidx,
+            flags_a: self.fa,
+            flags_b: self.fb,
+            link: self.link,
+            cond_mask: 0xffff,
+        };
+        let add_res = if add.op == qpu_asm::isa::AddOp::Nop {
+            None
+        } else {
+            let a = read(self, &add.a, add.op.nsrc() >= 1)?;
+            let b = read(self, &add.b, add.op.nsrc() >= 2)?;
+            Some(eval_add(
+                add.op,
+                &a,
+                &b,
+                add.a.unpack,
+                add.b.unpack,
+                add.pack,
+                &lane_cx,
+            )?)
+        };
+        let mul_res = if mul.op == qpu_asm::isa::MulOp::Nop {
+            None
+        } else {
+            let a = read(self, &mul.a, mul.op.nsrc() >= 1)?;
+            let b = read(self, &mul.b, mul.op.nsrc() >= 2)?;
+            Some(eval_mul(
+                mul.op,
+                &a,
+                &b,
+                mul.a.unpack,
+                mul.b.unpack,
+                mul.pack,
+                None,
+            )?)
+        };
+        let mut rf_written = 0u64;
+        if let Some(r) = &add_res {
+            self.write(add.dst, r, 0xffff, cx, &mut rf_written)?;
+        }
+        if let Some(r) = &mul_res {
+            self.write(mul.dst, r, 0xffff, cx, &mut rf_written)?;
+        }
+        Ok(())
+    }
+
+    /// Executes an ALU instruction; returns whether it carried `thrsw`.
+    fn alu_instr(&mut self, ins: &AluInstr, cx: &mut Ctx<'_, '_>) -> Result<bool, FaultKind> {
+        let sig = ins.sig;
+        if sig.ldvary || sig.ldtlb || sig.ldtlbu {
+            return Err(FaultKind::Unsupported(
+                "ldvary/ldtlb/ldtlbu have no meaning in a compute dispatch".into(),
+            ));
+        }
+        if sig.ucb || sig.wrtmuc {
+            return Err(FaultKind::Unsupported(
+                "ucb and wrtmuc (texture and cache-control signals) are not modelled".into(),
+            ));
+        }
+        let add = &ins.add;
+        let mul = &ins.mul;
+        let (nregs, threads) = (cx.nregs, cx.threads_per_qpu);
+
+        // Inputs are read before anything is written.
+        let zero = [0u32; 16];
+        let add_a = if add.op.nsrc() >= 1 {
+            self.read_input(&add.a, nregs, threads)?
+        } else {
+            zero
+        };
+        let add_b = if add.op.nsrc() >= 2 {
+            self.read_input(&add.b, nregs, threads)?
+        } else {
+            zero
+        };
+        let mul_a = if mul.op.nsrc() >= 1 {
+            self.read_input(&mul.a, nregs, threads)?
+        } else {
+            zero
+        };
+        let mul_b = if mul.op.nsrc() >= 2 {
+            self.read_input(&mul.b, nregs, threads)?
+        } else {
+            zero
+        };
+
+        // An SFU result read before it is ready stalls (py-videocore7 test_alu.py reads the
+        // result of `recip` in the very next instruction and gets it).
+        if let Some((reg, ready)) = self.sfu_pending {
+            if self.instrs > ready {
+                self.sfu_pending = None;
+            } else {
+                let reads = |i: &Input, n: u8| n >= 1 && i.src == Src::Rf(reg);
+                if reads(&add.a, add.op.nsrc())
+                    || reads(&add.b, add.op.nsrc().saturating_sub(1))
+                    || reads(&mul.a, mul.op.nsrc())
+                    || reads(&mul.b, mul.op.nsrc().saturating_sub(1))
+                {
+                    let stall = (ready - (self.instrs - 1)) * cx.timing.clocks_per_instr;
+                    *cx.clock += stall;
+                    cx.stats.sfu_wait_cycles += stall;
+                    self.sfu_pending = None;
+                }
+            }
+        }
+
+        let add_mask = self.cond_mask(add.flags.cond);
+        let mul_mask = self.cond_mask(mul.flags.cond);
+        let lane_cx = LaneCtx {
+            tidx: self.tidx,
+            flags_a: self.fa,
+            flags_b: self.fb,
+            link: self.link,
+            cond_mask: add_mask,
+        };
+
+        if add.op == qpu_asm::isa::AddOp::Barrierid && add.dst != Waddr::Magic(Magic::Syncb) {
+            return Err(FaultKind::SemanticsUnknown(
+                "the value `barrierid` writes anywhere but `syncb` (Mesa only writes it there)"
+                    .into(),
+            ));
+        }
+        let sfu = is_sfu(add.op);
+        if sfu {
+            if self.thrsw.is_some() {
+                return Err(FaultKind::Hazard(
+                    "SFU op started in the delay slots of a thrsw; its result would land in another thread (Mesa qpu_validate.c)".into(),
+                ));
+            }
+            if let Some(last) = self.last_sfu {
+                if self.instrs - last < 2 {
+                    return Err(FaultKind::Hazard(
+                        "SFU op within 2 instructions of the previous one (Mesa qpu_validate.c \"SFU write too soon after SFU\")".into(),
+                    ));
+                }
+            }
+            self.last_sfu = Some(self.instrs);
+        }
+
+        // A nop ALU computes nothing (it has no destination and, without flags, no effect).
+        let add_idle =
+            add.op == qpu_asm::isa::AddOp::Nop && add.flags.pf.is_none() && add.flags.uf.is_none();
+        let add_res = if add_idle {
+            None
+        } else {
+            Some(eval_add(
+                add.op,
+                &add_a,
+                &add_b,
+                add.a.unpack,
+                add.b.unpack,
+                add.pack,
+                &lane_cx,
+            )?)
+        };
+        let mul_idle =
+            mul.op == qpu_asm::isa::MulOp::Nop && mul.flags.pf.is_none() && mul.flags.uf.is_none();
+        let mul_res = if mul_idle {
+            None
+        } else if mul.op == qpu_asm::isa::MulOp::Multop {
+            if mul.dst != Waddr::NOP {
+                return Err(FaultKind::SemanticsUnknown(
+                    "the value MULTOP writes to its destination (Mesa only writes it to nop)"
+                        .into(),
+                ));
+            }
+            self.rtop = Some(multop_rtop(&mul_a, &mul_b));
+            None
+        } else {
+            let rtop = if mul.op == qpu_asm::isa::MulOp::Umul24 {
+                self.rtop.take()
+            } else {
+                None
+            };
+            Some(eval_mul(
+                mul.op,
+                &mul_a,
+                &mul_b,
+                mul.a.unpack,
+                mul.b.unpack,
+                mul.pack,
+                rtop.as_ref(),
+            )?)
+        };
+
+        // Signals that read the uniform streams or the TMU FIFO. Their values are written
+        // with the ALU results at the end of the instruction.
+        let mut sig_val: Option<(Waddr, Lanes)> = None;
+        if sig.ldunif || sig.ldunifrf {
+            let v = self.read_uniform(cx.mem)?;
+            let dst = if sig.ldunif {
+                Waddr::Rf(0)
+            } else {
+                sig_addr(ins)?
+            };
+            sig_val = Some((dst, [v; 16]));
+        }
+        if sig.ldunifa || sig.ldunifarf {
+            if sig_val.is_some() {
+                return Err(FaultKind::Unsupported(
+                    "ldunif and ldunifa in one instruction".into(),
+                ));
+            }
+            // Mesa qpu_schedule.c: ldunifa needs 3 instructions between it and the unifa
+            // write (py-videocore7 test_unifa.py: "Three delays are required").
+            if let Some(w) = self.unifa_written {
+                if self.instrs - w < 4 {
+                    return Err(FaultKind::Hazard(format!(
+                        "ldunifa {} instruction(s) after the unifa write; it needs 3 instructions in between",
+                        self.instrs - w - 1
+                    )));
+                }
+            }
+            let addr = self.unifa;
+            let v = cx
+                .mem
+                .read_uniform(addr)
+                .ok_or(FaultKind::UniformOutOfBounds { addr })?;
+            self.unifa = addr.wrapping_add(4);
+            let dst = if sig.ldunifa {
+                Waddr::Rf(0)
+            } else {
+                sig_addr(ins)?
+            };
+            sig_val = Some((dst, [v; 16]));
+        }
+        if sig.ldtmu {
+            let e = self.fifo.pop_front().ok_or(FaultKind::LdtmuEmpty)?;
+            if e.ready > *cx.clock {
+                let wait = e.ready - *cx.clock;
+                *cx.clock = e.ready;
+                cx.stats.tmu_wait_cycles += wait;
+            }
+            if sig_val.is_some() {
+                return Err(FaultKind::Unsupported(
+                    "ldtmu together with a uniform load".into(),
+                ));
+            }
+            sig_val = Some((sig_addr(ins)?, e.data));
+        }
+        if add.op == qpu_asm::isa::AddOp::Tmuwt && self.writes_done > *cx.clock {
+            let wait = self.writes_done - *cx.clock;
+            *cx.clock = self.writes_done;
+            cx.stats.tmu_wait_cycles += wait;
+        }
+
+        // Thread-end rules (Mesa qpu_validate.c, V3D 7.1): position 0 is the thread-end
+        // thrsw itself, 1 and 2 its delay slots.
+        let end_pos =
+            if sig.thrsw && !self.prev_thrsw && self.last_thrsw_found && self.thrsw.is_none() {
+                Some(0)
+            } else {
+                self.thread_end_at.map(|at| self.instrs - at)
+            };
+        if let Some(pos) = end_pos {
+            let at_end = pos == 0;
+            let rf_dst = |w: Waddr| matches!(w, Waddr::Rf(_));
+            for (op_dst, has) in [(add.dst, add.op.has_dst()), (mul.dst, mul.op.has_dst())] {
+                if has && rf_dst(op_dst) {
+                    if at_end {
+                        return Err(FaultKind::Hazard(
+                            "ALU register-file write in the thread-end instruction (Mesa qpu_validate.c \"RF write at THREND\")".into(),
+                        ));
+                    }
+                    if matches!(op_dst, Waddr::Rf(2 | 3)) {
+                        return Err(FaultKind::Hazard(
+                            "rf2/rf3 written after the thread-end thrsw (Mesa qpu_validate.c)"
+                                .into(),
+                        ));
+                    }
+                }
+            }
+            if matches!(sig_val, Some((Waddr::Rf(2 | 3), _))) {
+                return Err(FaultKind::Hazard(
+                    "rf2/rf3 written by a signal after the thread-end thrsw (Mesa qpu_validate.c)"
+                        .into(),
+                ));
+            }
+            if pos == 2 && add.op == qpu_asm::isa::AddOp::Tmuwt {
+                return Err(FaultKind::Hazard(
+                    "tmuwt in the last instruction of the thread (Mesa qpu_validate.c, GFXH-1625)"
+                        .into(),
+                ));
+            }
+        }
+
+        // Write-back: add, mul, then the signal.
+        let mut rf_written: u64 = 0;
+        if let Some(a) = &add_res {
+            if add.op.has_dst() && add.op != qpu_asm::isa::AddOp::Tmuwt {
+                if sfu {
+                    if let Waddr::Rf(n) = add.dst {
+                        self.sfu_pending =
+                            Some((n, self.instrs - 1 + cx.timing.sfu_latency_instrs));
+                    }
+                }
+                self.write(add.dst, a, add_mask, cx, &mut rf_written)?;
+            }
+        }
+        if let Some(m) = &mul_res {
+            if mul.op.has_dst() {
+                self.write(mul.dst, m, mul_mask, cx, &mut rf_written)?;
+            }
+        }
+        if let Some((dst, v)) = sig_val {
+            let r = OpResult {
+                val: v,
+                kind: FlagKind::Int,
+                carry: None,
+                cmp: None,
+                pack: crate::float::F32Pack::None,
+            };
+            self.write(dst, &r, 0xffff, cx, &mut rf_written)?;
+        }
+
+        // Flags: at most one ALU pushes or updates them in an encodable instruction.
+        if let Some(a) = &add_res {
+            if add.flags.pf.is_some() || add.flags.uf.is_some() {
+                let (z, n, c) = flag_bits(a, add.op.name())?;
+                self.update_flags(add.flags.pf, add.flags.uf, z, n, c, add.op.name())?;
+            }
+        }
+        if let Some(m) = &mul_res {
+            if mul.flags.pf.is_some() || mul.flags.uf.is_some() {
+                let (z, n, c) = flag_bits(m, mul.op.name())?;
+                self.update_flags(mul.flags.pf, mul.flags.uf, z, n, c, mul.op.name())?;
+            }
+        }
+
+        if sig.thrsw {
+            self.thrsw_signal()?;
+        }
+        Ok(sig.thrsw)
+    }
+
+    fn thrsw_signal(&mut self) -> Result<(), FaultKind> {
+        if self.branch.is_some() {
+            return Err(FaultKind::Hazard(
+                "thrsw in the delay slots of a branch (Mesa qpu_validate.c)".into(),
+            ));
+        }
+        if self.prev_thrsw {
+            // Two thrsw in a row mark the last thread section (Mesa qpu_validate.c).
+            if self.last_thrsw_found {
+                return Err(FaultKind::Hazard(
+                    "two last-thrsw markers (Mesa qpu_validate.c)".into(),
+                ));
+            }
+            self.last_thrsw_found = true;
+            return Ok(());
+        }
+        let end = self.last_thrsw_found;
+        let p = PendingThrsw { left: 3, end };
+        match self.thrsw {
+            None => self.thrsw = Some(p),
+            // In the second delay slot of another thrsw: this one counts its own delay slots
+            // after the first switch (py-videocore7 test_alu.py issues thrsw two
+            // instructions apart and runs on hardware).
+            Some(t) if t.left == 1 && !t.end => self.thrsw_queued = Some(p),
+            Some(_) => {
+                return Err(FaultKind::Hazard(
+                    "thrsw in the delay slots of a thread end".into(),
+                ));
+            }
+        }
+        if end {
+            self.thread_end_at = Some(self.instrs);
+        }
+        Ok(())
+    }
+
+    fn update_flags(
+        &mut self,
+        pf: Option<Pf>,
+        uf: Option<Uf>,
+        z: u16,
+        n: u16,
+        c: Option<u16>,
+        op: &str,
+    ) -> Result<(), FaultKind> {
+        let carry = || {
+            c.ok_or_else(|| {
+                FaultKind::SemanticsUnknown(format!(
+                    "the carry flag of `{op}` (sources establish it for sub, min and fcmp only)"
+                ))
+            })
+        };
+        if let Some(pf) = pf {
+            let v = match pf {
+                Pf::Pushz => z,
+                Pf::Pushn => n,
+                Pf::Pushc => carry()?,
+            };
+            // A push moves A into B (py-videocore7 test_cond_push_b).
+            self.fb = self.fa;
+            self.fa = v;
+        }
+        if let Some(uf) = uf {
+            // py-videocore7 test_condition_codes.py::test_cond_update: and*: A & x,
+            // nor*: !(A | x), where x is the flag or its negation (`n` infix).
+            let (x, and) = match uf {
+                Uf::Andz => (z, true),
+                Uf::Andnz => (!z, true),
+                Uf::Nornz => (!z, false),
+                Uf::Norz => (z, false),
+                Uf::Andn => (n, true),
+                Uf::Andnn => (!n, true),
+                Uf::Nornn => (!n, false),
+                Uf::Norn => (n, false),
+                Uf::Andc => (carry()?, true),
+                Uf::Andnc => (!carry()?, true),
+                Uf::Nornc => (!carry()?, false),
+                Uf::Norc => (carry()?, false),
+            };
+            self.fa = if and { self.fa & x } else { !(self.fa | x) };
+        }
+        Ok(())
+    }
+
+    /// Writes an ALU or signal result to its destination.
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &mut self,
+        dst: Waddr,
+        r: &OpResult,
+        mask: u16,
+        cx: &mut Ctx<'_, '_>,
+        rf_written: &mut u64,
+    ) -> Result<(), FaultKind> {
+        // The common case: an unpacked result to a register not yet written.
+        if let Waddr::Rf(n) = dst {
+            if r.pack == crate::float::F32Pack::None
+                && u32::from(n) < cx.nregs
+                && *rf_written >> n & 1 == 0
+            {
+                *rf_written |= 1 << n;
+                let reg = &mut self.rf[n as usize];
+                if mask == 0xffff {
+                    *reg = r.val;
+                } else {
+                    for (i, (d, v)) in reg.iter_mut().zip(r.val).enumerate() {
+                        if mask >> i & 1 == 1 {
+                            *d = v;
+                        }
+                    }
+                }
+                if cx.trace.is_some() {
+                    cx.written.push((dst, *reg, mask));
+                }
+                return Ok(());
+            }
+        }
+        let packed = |old: &Lanes| -> Lanes {
+            if r.pack == crate::float::F32Pack::None {
+                r.val
+            } else {
+                std::array::from_fn(|i| pack_f32(r.pack, r.val[i], old[i]))
+            }
+        };
+        match dst {
+            Waddr::Rf(n) => {
+                self.rf_write(
+                    n,
+                    packed(&self.rf.get(n as usize).copied().unwrap_or([0; 16])),
+                    mask,
+                    cx,
+                    rf_written,
+                )?;
+                if cx.trace.is_some() {
+                    cx.written.push((dst, self.rf[n as usize], mask));
+                }
+            }
+            Waddr::Magic(m) => {
+                let v = packed(&[0; 16]);
+                if cx.trace.is_some() && m != Magic::Nop {
+                    cx.written.push((dst, v, mask));
+                }
+                self.write_magic(m, v, mask, cx, rf_written)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn rf_write(
+        &mut self,
+        n: u8,
+        v: Lanes,
+        mask: u16,
+        cx: &Ctx<'_, '_>,
+        rf_written: &mut u64,
+    ) -> Result<(), FaultKind> {
+        if u32::from(n) >= cx.nregs {
+            return Err(FaultKind::RegisterOutOfRange {
+                reg: n,
+                nregs: cx.nregs,
+                threads: cx.threads_per_qpu,
+            });
+        }
+        if *rf_written >> n & 1 == 1 {
+            return Err(FaultKind::Hazard(format!(
+                "rf{n} is written twice by one instruction; which write wins is not established"
+            )));
+        }
+        *rf_written |= 1 << n;
+        let r = &mut self.rf[n as usize];
+        if mask == 0xffff {
+            *r = v;
+        } else {
+            for i in 0..16 {
+                if mask >> i & 1 == 1 {
+                    r[i] = v[i];
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_magic(
+        &mut self,
+        m: Magic,
+        v: Lanes,
+        mask: u16,
+        cx: &mut Ctx<'_, '_>,
+        rf_written: &mut u64,
+    ) -> Result<(), FaultKind> {
+        match m {
+            Magic::Nop => {}
+            // Writes rf0 with each quad's lane-0 value in its 4 lanes (py-videocore7
+            // test_registers.py::test_regis_quad).
+            Magic::Quad => {
+                let q: Lanes = std::array::from_fn(|i| v[i & !3]);
+                self.rf_write(0, q, mask, cx, rf_written)?;
+            }
+            // Writes rf0 with lane 0's value in every lane (test_regs_rep).
+            Magic::Rep => self.rf_write(0, [v[0]; 16], mask, cx, rf_written)?,
+            // The second uniform stream's address comes from lane 0 (test_unifa.py).
+            Magic::Unifa => {
+                self.unifa = v[0];
+                self.unifa_written = Some(self.instrs);
+            }
+            Magic::Tmud | Magic::Tmudref | Magic::Tmuoff => {
+                if self.tmu_data.len() == 4 {
+                    return Err(FaultKind::Unsupported(
+                        "more than 4 TMU data words before a lookup".into(),
+                    ));
+                }
+                let mut d = [0u32; 16];
+                for i in 0..16 {
+                    if mask >> i & 1 == 1 {
+                        d[i] = v[i];
+                    }
+                }
+                self.tmu_data.push(d);
+            }
+            Magic::Tmuc => self.tmu_cfg = v[0],
+            Magic::Tmua | Magic::Tmuau => {
+                if m == Magic::Tmuau {
+                    // tmuau takes its configuration from the uniform stream (Mesa
+                    // v3d_qpu_magic_waddr_loads_unif; py-videocore7 test_tmu.py
+                    // *_with_uniform_config).
+                    self.tmu_cfg = self.read_uniform(cx.mem)?;
+                }
+                let cfg = (self.tmu_cfg & 0xff) as u8;
+                // One configuration byte per lookup, low byte first; 0xff is the default
+                // (py-videocore7 examples/scopy.py uses 0xFC80FCFC for read, read, prefetch,
+                // write).
+                self.tmu_cfg = (self.tmu_cfg >> 8) | 0xff00_0000;
+                let data = std::mem::take(&mut self.tmu_data);
+                let req = TmuRequest {
+                    addr: v,
+                    mask,
+                    cfg,
+                    data: &data,
+                };
+                let res = tmu::lookup(cx.mem, &req)?;
+                self.tmu_data = data;
+                self.tmu_data.clear();
+                cx.stats.tmu_requests += 1;
+                cx.stats.tmu_bytes += u64::from(res.bytes);
+                // Memory-bus model (docs/qpu-sim.md §Timing).
+                let now = *cx.clock;
+                let start = (*cx.bus_free).max(now * 256);
+                let occupy = (f64::from(res.bytes) * 256.0 / cx.timing.mem_bytes_per_clock) as u64;
+                *cx.bus_free = start + occupy;
+                let start_clk = start.div_ceil(256);
+                if res.words.is_empty() && res.is_write {
+                    self.writes_done = self
+                        .writes_done
+                        .max(start_clk + cx.timing.tmu_write_latency);
+                } else {
+                    if res.is_write {
+                        self.writes_done = self
+                            .writes_done
+                            .max(start_clk + cx.timing.tmu_write_latency);
+                    }
+                    let queued = self.fifo.len() as u32;
+                    let adding = res.words.len() as u32;
+                    if queued + adding > self.fifo_capacity {
+                        return Err(FaultKind::TmuFifoOverflow {
+                            queued,
+                            adding,
+                            capacity: self.fifo_capacity,
+                        });
+                    }
+                    let ready = start_clk + cx.timing.tmu_read_latency;
+                    for w in res.words {
+                        self.fifo.push_back(FifoEntry { data: w, ready });
+                    }
+                }
+            }
+            Magic::Syncb => {
+                cx.barrier = true;
+                self.barrier_wait = true;
+            }
+            Magic::R0
+            | Magic::R1
+            | Magic::R2
+            | Magic::R3
+            | Magic::R4
+            | Magic::Recip
+            | Magic::Rsqrt
+            | Magic::Exp
+            | Magic::Log
+            | Magic::Sin
+            | Magic::Rsqrt2 => {
+                return Err(FaultKind::InvalidInstruction {
+                    word: 0,
+                    reason: format!("magic write address `{}` is reserved on V3D 7.1", m.name()),
+                });
+            }
+            Magic::Tlb | Magic::Tlbu | Magic::Vpm | Magic::Vpmu | Magic::Sync | Magic::Syncu => {
+                return Err(FaultKind::Unsupported(format!(
+                    "writes to `{}` (tile buffer, VPM and the pre-4.2 sync registers) are not part of the compute path",
+                    m.name()
+                )));
+            }
+            Magic::Tmus
+            | Magic::Tmut
+            | Magic::Tmur
+            | Magic::Tmui
+            | Magic::Tmub
+            | Magic::Tmuscm
+            | Magic::Tmusf
+            | Magic::Tmuslod
+            | Magic::Tmuhs
+            | Magic::Tmuhscm
+            | Magic::Tmuhsf
+            | Magic::Tmuhslod
+            | Magic::Tmul => {
+                return Err(FaultKind::Unsupported(format!(
+                    "texture lookups through `{}`; only general memory access (tmua/tmuau/tmud) is modelled",
+                    m.name()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn sig_addr(ins: &AluInstr) -> Result<Waddr, FaultKind> {
+    ins.sig_addr.ok_or_else(|| FaultKind::InvalidInstruction {
+        word: 0,
+        reason: "signal without its destination address".into(),
+    })
+}
+
+/// The Z, N and C masks of a result.
+fn flag_bits(r: &OpResult, _op: &str) -> Result<(u16, u16, Option<u16>), FaultKind> {
+    if let Some((z, n, c)) = r.cmp {
+        return Ok((z, n, Some(c)));
+    }
+    let (mut z, mut n) = (0u16, 0u16);
+    for i in 0..16 {
+        let v = r.val[i];
+        let (is_z, is_n) = match r.kind {
+            FlagKind::Int => (v == 0, v >> 31 == 1),
+            FlagKind::Float => {
+                let f = fin(v);
+                (f == 0.0, f < 0.0)
+            }
+        };
+        if is_z {
+            z |= 1 << i;
+        }
+        if is_n {
+            n |= 1 << i;
+        }
+    }
+    Ok((z, n, r.carry))
+}
+
+/// Which small-immediate slot an instruction uses (for the trace).
+#[allow(dead_code)]
+pub(crate) fn smimm_slot(i: &AluInstr) -> Option<SmallImmSlot> {
+    i.small_imm_slot()
+}
+
+/// Whether an instruction can take `Thread::plain_alu`: an ALU instruction with no signals, no
+/// conditions or flag updates, register (or no) destinations, and ops whose evaluation has no
+/// side effects and reads no per-thread state beyond `tidx`.
+fn is_plain(i: &Instr) -> bool {
+    use qpu_asm::isa::{AddOp as A, MulOp as M};
+    let Instr::Alu(a) = i else { return false };
+    let no_flags = |f: &qpu_asm::AluFlags| f.cond.is_none() && f.pf.is_none() && f.uf.is_none();
+    let rf_or_none = |has: bool, w: Waddr| !has || matches!(w, Waddr::Rf(_));
+    a.sig.is_empty()
+        && no_flags(&a.add.flags)
+        && no_flags(&a.mul.flags)
+        && rf_or_none(a.add.op.has_dst(), a.add.dst)
+        && rf_or_none(a.mul.op.has_dst(), a.mul.dst)
+        && matches!(
+            a.add.op,
+            A::Nop
+                | A::Fadd
+                | A::Faddnf
+                | A::Fsub
+                | A::Fmin
+                | A::Fmax
+                | A::Vfpack
+                | A::Add
+                | A::Sub
+                | A::Min
+                | A::Max
+                | A::Umin
+                | A::Umax
+                | A::Shl
+                | A::Shr
+                | A::Asr
+                | A::Ror
+                | A::Vfmin
+                | A::Vfmax
+                | A::And
+                | A::Or
+                | A::Xor
+                | A::Vadd
+                | A::Vsub
+                | A::Not
+                | A::Neg
+                | A::Clz
+                | A::Tidx
+                | A::Eidx
+                | A::Fround
+                | A::Ftoin
+                | A::Ftrunc
+                | A::Ftoiz
+                | A::Ffloor
+                | A::Ftouz
+                | A::Fceil
+                | A::Fdx
+                | A::Fdy
+                | A::Itof
+                | A::Utof
+                | A::Fmov
+                | A::Mov
+                | A::Rotq
+                | A::Rot
+                | A::Shuffle
+        )
+        && matches!(
+            a.mul.op,
+            M::Nop | M::Add | M::Sub | M::Smul24 | M::Vfmul | M::Fmov | M::Mov | M::Fmul
+        )
+}

@@ -1,0 +1,522 @@
+//! The emulated GPU: buffer objects, QPUs, and a compute dispatch as `SUBMIT_CSD` describes it.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use crate::exec::{Code, Ctx, Outcome, Thread};
+use crate::fault::{Fault, FaultKind, Location};
+use crate::memory::{MapError, Memory};
+use crate::timing::{QpuStats, Stats, ThreadStats, Timing};
+
+/// How `cfg[4]` counts batches.
+///
+/// Mesa's gallium driver writes `batches - 1` before V3D 7.1.6 and `batches` from 7.1.6 on;
+/// py-videocore7 writes `threads - 1` and its 12- and 24-thread tests pass on a Pi 5
+/// (emulator-notes.md §3, v3d-uapi.md §6). The default follows that observed Pi 5 behaviour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BatchCount {
+    /// `cfg[4]` holds the number of batches minus one (V3D 7.1 before revision 6; observed on
+    /// Pi 5 by py-videocore7).
+    #[default]
+    MinusOne,
+    /// `cfg[4]` holds the number of batches (V3D 7.1.6 and later).
+    Exact,
+}
+
+impl BatchCount {
+    /// The rule for a V3D 7.1 revision number.
+    pub fn for_revision(rev: u32) -> BatchCount {
+        if rev >= 6 {
+            BatchCount::Exact
+        } else {
+            BatchCount::MinusOne
+        }
+    }
+}
+
+/// The shape of the emulated GPU.
+#[derive(Clone, Debug)]
+pub struct GpuConfig {
+    /// Slices and QPUs per slice: 3 × 4 on a Pi 5 (py-videocore7 README).
+    pub slices: u32,
+    pub qpus_per_slice: u32,
+    pub batch_count: BatchCount,
+    /// Instructions (over all threads) after which a dispatch is declared hung.
+    pub max_steps: u64,
+    pub timing: Timing,
+}
+
+impl Default for GpuConfig {
+    fn default() -> GpuConfig {
+        GpuConfig {
+            slices: 3,
+            qpus_per_slice: 4,
+            batch_count: BatchCount::default(),
+            max_steps: 1 << 32,
+            timing: Timing::default(),
+        }
+    }
+}
+
+impl GpuConfig {
+    pub fn qpus(&self) -> u32 {
+        self.slices * self.qpus_per_slice
+    }
+}
+
+/// Per-dispatch options.
+#[derive(Default)]
+pub struct DispatchOptions<'a> {
+    /// Receives one line per executed instruction and the lanes it wrote.
+    pub trace: Option<&'a mut dyn Write>,
+    /// Threads per QPU (1, 2 or 4). By default the THREADING flag of `cfg[5]` chooses 4, and
+    /// its absence 2 (py-videocore7 test_parallel.py: 24 threads on 12 QPUs without the flag,
+    /// 48 with it).
+    pub threads_per_qpu: Option<u32>,
+}
+
+/// The emulated V3D 7.1: buffer objects plus the QPUs that run dispatches over them.
+pub struct Gpu {
+    pub config: GpuConfig,
+    pub memory: Memory,
+}
+
+/// The decoded `cfg[0..6]` of a compute dispatch.
+#[derive(Clone, Debug)]
+struct CsdConfig {
+    wg_count: [u32; 3],
+    wg_offset: [u32; 3],
+    wg_size: u32,
+    wgs_per_sg: u32,
+    batches_per_sg: u32,
+    batches: u32,
+    code: u32,
+    threading: bool,
+    single_segment: bool,
+    uniforms: u32,
+}
+
+const CFG5_THREADING: u32 = 1 << 0;
+const CFG5_SINGLE_SEG: u32 = 1 << 1;
+
+impl CsdConfig {
+    /// Bitfields from Mesa `src/broadcom/common/v3d_csd.h` (v3d-uapi.md §6).
+    fn parse(cfg: &[u32; 7], rule: BatchCount) -> CsdConfig {
+        // A count field of 0 means 65536 ("at the hw level 0 is interpreted as 65536").
+        let count = |w: u32| if w >> 16 == 0 { 65536 } else { w >> 16 };
+        let wg_size = match cfg[3] & 0xff {
+            0 => 256,
+            n => n,
+        };
+        let wgs_field = match (cfg[3] >> 8) & 0xf {
+            0 => 16,
+            n => n,
+        };
+        let batches_per_sg = ((cfg[3] >> 12) & 0xff) + 1;
+        // The 4-bit workgroups-per-supergroup field cannot hold py-videocore7's 24 (it writes
+        // `wgs_per_sg & 0xf`); when the field disagrees with the batch count, the workgroups
+        // that fit the supergroup's batches are used (docs/qpu-sim.md, "Dispatch").
+        let wgs_per_sg = if (wgs_field * wg_size).div_ceil(16) == batches_per_sg {
+            wgs_field
+        } else {
+            (batches_per_sg * 16 / wg_size).max(1)
+        };
+        let batches = match rule {
+            BatchCount::MinusOne => cfg[4].wrapping_add(1),
+            BatchCount::Exact => cfg[4],
+        };
+        CsdConfig {
+            wg_count: [count(cfg[0]), count(cfg[1]), count(cfg[2])],
+            wg_offset: [cfg[0] & 0xffff, cfg[1] & 0xffff, cfg[2] & 0xffff],
+            wg_size,
+            wgs_per_sg,
+            batches_per_sg,
+            batches,
+            code: cfg[5] & !7,
+            threading: cfg[5] & CFG5_THREADING != 0,
+            single_segment: cfg[5] & CFG5_SINGLE_SEG != 0,
+            uniforms: cfg[6],
+        }
+    }
+
+    /// The start-of-thread payload of a batch: rf3 and rf2 (Mesa nir_to_vir.c, V3D 7.1:
+    /// cs_payload[0] = rf3 with workgroup X in bits 15:0 and Y in 31:16; cs_payload[1] = rf2
+    /// with workgroup Z in bits 15:0, the workgroup's index in its supergroup from bit 16, and
+    /// the local invocation index in the top `local_invocation_index_bits`).
+    fn payload(&self, batch: u32) -> (crate::alu::Lanes, crate::alu::Lanes) {
+        let sg = batch / self.batches_per_sg;
+        let in_sg = batch % self.batches_per_sg;
+        let lbits = (self.wg_size.max(64).next_power_of_two()).trailing_zeros();
+        let wg_mask = (1u32 << (16 - lbits)) - 1;
+        let mut rf3 = [0u32; 16];
+        let mut rf2 = [0u32; 16];
+        let per_xy = u64::from(self.wg_count[0]) * u64::from(self.wg_count[1]);
+        for lane in 0..16 {
+            let item = in_sg * 16 + lane as u32;
+            let wg_in_sg = item / self.wg_size;
+            let local = item % self.wg_size;
+            let wg = u64::from(sg) * u64::from(self.wgs_per_sg) + u64::from(wg_in_sg);
+            let x = (wg % u64::from(self.wg_count[0])) as u32 + self.wg_offset[0];
+            let y = ((wg / u64::from(self.wg_count[0])) % u64::from(self.wg_count[1])) as u32
+                + self.wg_offset[1];
+            let z = (wg / per_xy) as u32 + self.wg_offset[2];
+            rf3[lane] = (x & 0xffff) | (y << 16);
+            rf2[lane] = (z & 0xffff) | ((wg_in_sg & wg_mask) << 16) | (local << (32 - lbits));
+        }
+        (rf3, rf2)
+    }
+}
+
+struct QpuState {
+    slots: Vec<Option<Thread>>,
+    current: Option<usize>,
+    next_rr: usize,
+    clock: u64,
+    stats: QpuStats,
+}
+
+impl Gpu {
+    pub fn new(config: GpuConfig) -> Gpu {
+        Gpu {
+            config,
+            memory: Memory::default(),
+        }
+    }
+
+    /// Maps a buffer object at a GPU address.
+    pub fn map_bo(&mut self, addr: u32, data: Vec<u8>) -> Result<(), MapError> {
+        self.memory.map(addr, data)
+    }
+
+    /// Unmaps the buffer object at `addr`, returning its contents.
+    pub fn unmap_bo(&mut self, addr: u32) -> Option<Vec<u8>> {
+        self.memory.unmap(addr)
+    }
+
+    /// The contents of the buffer object at `addr`.
+    pub fn bo(&self, addr: u32) -> Option<&[u8]> {
+        self.memory.bo(addr)
+    }
+
+    /// The contents of the buffer object at `addr`, writable in place.
+    pub fn bo_mut(&mut self, addr: u32) -> Option<&mut [u8]> {
+        self.memory.bo_mut(addr)
+    }
+
+    /// Runs a compute dispatch to completion.
+    pub fn dispatch(
+        &mut self,
+        cfg: [u32; 7],
+        options: DispatchOptions<'_>,
+    ) -> Result<Stats, Fault> {
+        let csd = CsdConfig::parse(&cfg, self.config.batch_count);
+        let threads = options
+            .threads_per_qpu
+            .unwrap_or(if csd.threading { 4 } else { 2 });
+        if !matches!(threads, 1 | 2 | 4) {
+            return Err(Fault::global(FaultKind::BadDispatch(format!(
+                "{threads} threads per QPU; a QPU runs 1, 2 or 4"
+            ))));
+        }
+        let nqpus = self.config.qpus();
+        if nqpus == 0 || nqpus > 16 {
+            return Err(Fault::global(FaultKind::BadDispatch(format!(
+                "{nqpus} QPUs; tidx has room for 1 to 16"
+            ))));
+        }
+        self.memory.begin_dispatch();
+        let r = self.run(&csd, threads, options.trace);
+        self.memory.end_dispatch();
+        r
+    }
+
+    fn run(
+        &mut self,
+        csd: &CsdConfig,
+        threads: u32,
+        mut trace: Option<&mut dyn Write>,
+    ) -> Result<Stats, Fault> {
+        let timing = self.config.timing;
+        let nqpus = self.config.qpus();
+        let mut code = Code::load(&mut self.memory, csd.code).ok_or_else(|| {
+            Fault::global(FaultKind::BadDispatch(format!(
+                "the shader address {:#010x} (cfg[5] & ~7) is outside every buffer object",
+                csd.code
+            )))
+        })?;
+        // Thread slot numbers (the low bits of tidx): py-videocore7 test_parallel.py takes
+        // (tidx & 0b111110) >> 1 as the thread id with 2 threads per QPU, so those use slots
+        // 0 and 2.
+        let slot_ids: Vec<u32> = match threads {
+            1 => vec![0],
+            2 => vec![0, 2],
+            _ => vec![0, 1, 2, 3],
+        };
+        // 64 registers per thread at 1 or 2 threads, 32 at 4 (Mesa vir_register_allocate.c).
+        let nregs = if threads == 4 { 32 } else { 64 };
+        let fifo_capacity = 16 / threads;
+        let mut qpus: Vec<QpuState> = (0..nqpus)
+            .map(|_| QpuState {
+                slots: (0..threads).map(|_| None).collect(),
+                current: None,
+                next_rr: 0,
+                clock: 0,
+                stats: QpuStats {
+                    threads: vec![ThreadStats::default(); 4],
+                    ..QpuStats::default()
+                },
+            })
+            .collect();
+        let sg_size = |sg: u32| (csd.batches - sg * csd.batches_per_sg).min(csd.batches_per_sg);
+        // Per-supergroup counts, kept only for supergroups that have started (cfg[4] may ask for
+        // billions of batches; the step limit ends such a dispatch long before).
+        let mut sg_arrived: HashMap<u32, u32> = HashMap::new();
+        let mut sg_ended: HashMap<u32, u32> = HashMap::new();
+        let mut next_batch = 0u32;
+        let entry = 0usize;
+        let new_thread = |batch: u32, q: u32, slot_idx: usize, now: u64| {
+            let slot = slot_ids[slot_idx];
+            Thread::new(
+                batch,
+                batch / csd.batches_per_sg,
+                slot,
+                (q << 2) | slot,
+                nregs,
+                entry,
+                csd.uniforms,
+                fifo_capacity,
+                csd.single_segment,
+                csd.payload(batch),
+                now,
+            )
+        };
+        // Batches go to QPUs round robin, then to the next thread slot (py-videocore7's 12-
+        // and 24-thread dispatches give every QPU one thread, then two).
+        'fill: for (s, &slot_id) in slot_ids.iter().enumerate() {
+            for q in 0..nqpus {
+                if next_batch >= csd.batches {
+                    break 'fill;
+                }
+                qpus[q as usize].slots[s] = Some(new_thread(next_batch, q, s, 0));
+                qpus[q as usize].stats.threads[slot_id as usize].batches += 1;
+                next_batch += 1;
+            }
+        }
+        let mut live = csd.batches.min(nqpus * threads);
+        let mut steps: u64 = 0;
+        let mut bus_free: u64 = 0;
+        let mut epoch_end: u64 = 0;
+        let mut written = Vec::with_capacity(3);
+        while live > 0 {
+            epoch_end += timing.quantum;
+            let mut progressed = false;
+            for q in 0..nqpus as usize {
+                loop {
+                    let qs = &mut qpus[q];
+                    if qs.clock >= epoch_end {
+                        break;
+                    }
+                    // Pick a thread: the current one, else the next runnable slot in turn. A
+                    // QPU changes threads only at a thrsw or a thread end.
+                    if qs.current.is_some_and(|c| qs.slots[c].is_none()) {
+                        qs.current = None;
+                    }
+                    if qs.current.is_none() {
+                        let n = qs.slots.len();
+                        let mut pick = None;
+                        for k in 0..n {
+                            let s = (qs.next_rr + k) % n;
+                            if qs.slots[s].as_ref().is_some_and(|t| t.runnable()) {
+                                pick = Some(s);
+                                break;
+                            }
+                        }
+                        match pick {
+                            Some(s) => qs.current = Some(s),
+                            None => {
+                                qs.stats.idle_cycles += epoch_end - qs.clock;
+                                qs.clock = epoch_end;
+                                break;
+                            }
+                        }
+                    }
+                    let cur = qs.current.expect("picked above");
+                    let th = qs.slots[cur]
+                        .as_mut()
+                        .expect("runnable slot holds a thread");
+                    if !th.runnable() {
+                        // Stopped at a barrier with no thrsw: the whole QPU waits.
+                        qs.stats.idle_cycles += epoch_end - qs.clock;
+                        qs.clock = epoch_end;
+                        break;
+                    }
+                    if th.resume_at > qs.clock {
+                        let until = th.resume_at.min(epoch_end);
+                        qs.stats.idle_cycles += until - qs.clock;
+                        qs.clock = until;
+                        progressed = true;
+                        continue;
+                    }
+                    progressed = true;
+                    let slot = th.slot as usize;
+                    let mut cx = Ctx {
+                        mem: &mut self.memory,
+                        code: &mut code,
+                        timing: &timing,
+                        stats: &mut qs.stats,
+                        clock: &mut qs.clock,
+                        bus_free: &mut bus_free,
+                        nregs,
+                        threads_per_qpu: threads,
+                        qpu: q as u32,
+                        trace: trace.as_deref_mut(),
+                        barrier: false,
+                        written: &mut written,
+                    };
+                    // Run this thread until it switches, ends, meets a barrier or the epoch ends.
+                    let mut pc;
+                    let outcome = loop {
+                        steps += 1;
+                        pc = cx.code.base.wrapping_add(th.pc as u32 * 8);
+                        if steps > self.config.max_steps {
+                            return Err(Fault {
+                                kind: FaultKind::StepLimit {
+                                    limit: self.config.max_steps,
+                                },
+                                at: Some(Location {
+                                    qpu: q as u32,
+                                    thread: th.slot,
+                                    batch: th.batch,
+                                    pc,
+                                }),
+                            });
+                        }
+                        let outcome = th.step(&mut cx).map_err(|kind| Fault {
+                            kind,
+                            at: Some(Location {
+                                qpu: q as u32,
+                                thread: th.slot,
+                                batch: th.batch,
+                                pc,
+                            }),
+                        })?;
+                        cx.stats.threads[slot].instructions += 1;
+                        if outcome != Outcome::Continue || cx.barrier || *cx.clock >= epoch_end {
+                            break outcome;
+                        }
+                    };
+                    let hit_barrier = cx.barrier;
+                    let (sg, batch) = (th.supergroup, th.batch);
+                    if hit_barrier {
+                        let arrived = sg_arrived.entry(sg).or_insert(0);
+                        *arrived += 1;
+                        if *arrived == sg_size(sg) {
+                            // Everyone is here: release the supergroup at this clock.
+                            *arrived = 0;
+                            let now = qpus[q].clock;
+                            for other in qpus.iter_mut() {
+                                for t in other.slots.iter_mut().flatten() {
+                                    if t.supergroup == sg && t.barrier_wait {
+                                        t.barrier_wait = false;
+                                        t.resume_at = t.resume_at.max(now);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    let qs = &mut qpus[q];
+                    match outcome {
+                        Outcome::Continue => {}
+                        Outcome::Switch => {
+                            qs.stats.threads[slot].thread_switches += 1;
+                            qs.next_rr = (cur + 1) % qs.slots.len();
+                            qs.current = None;
+                        }
+                        Outcome::End => {
+                            qs.slots[cur] = None;
+                            qs.current = None;
+                            qs.next_rr = (cur + 1) % qs.slots.len();
+                            qs.stats.cycles = qs.clock;
+                            let ended = {
+                                let e = sg_ended.entry(sg).or_insert(0);
+                                *e += 1;
+                                *e
+                            };
+                            let arrived = sg_arrived.get(&sg).copied().unwrap_or(0);
+                            if arrived > 0 && arrived + ended == sg_size(sg) {
+                                return Err(Fault {
+                                    kind: FaultKind::BarrierDeadlock {
+                                        supergroup: sg,
+                                        arrived,
+                                        total: sg_size(sg),
+                                        why: "ended without reaching it",
+                                    },
+                                    at: Some(Location {
+                                        qpu: q as u32,
+                                        thread: slot as u32,
+                                        batch,
+                                        pc,
+                                    }),
+                                });
+                            }
+                            if next_batch < csd.batches {
+                                let now = qs.clock;
+                                qs.slots[cur] = Some(new_thread(next_batch, q as u32, cur, now));
+                                qs.stats.threads[slot_ids[cur] as usize].batches += 1;
+                                next_batch += 1;
+                            } else {
+                                live -= 1;
+                            }
+                        }
+                    }
+                }
+            }
+            if !progressed {
+                // No QPU ran in this quantum. That is no deadlock if every QPU that still has
+                // threads is past the quantum's end (a long TMU stall moved its clock beyond
+                // it): skip ahead to the earliest of them.
+                let earliest = qpus
+                    .iter()
+                    .filter(|q| q.slots.iter().any(|s| s.is_some()))
+                    .map(|q| q.clock)
+                    .min();
+                if let Some(t) = earliest.filter(|&t| t > epoch_end) {
+                    epoch_end = t - t % timing.quantum.max(1);
+                    continue;
+                }
+                // Nothing ran and nothing waits for a clock: every thread is stopped at a
+                // barrier that cannot complete.
+                let sg = sg_arrived
+                    .iter()
+                    .filter(|(_, a)| **a > 0)
+                    .map(|(s, _)| *s)
+                    .min()
+                    .unwrap_or(0);
+                return Err(Fault::global(FaultKind::BarrierDeadlock {
+                    supergroup: sg,
+                    arrived: sg_arrived.get(&sg).copied().unwrap_or(0),
+                    total: sg_size(sg),
+                    why: "cannot start or reach it (every thread slot holds a thread waiting at a barrier, or a thread waits at a barrier without a thrsw to let the others run)",
+                }));
+            }
+        }
+        let total = qpus.iter().map(|q| q.stats.cycles).max().unwrap_or(0);
+        let mut stats = Stats {
+            qpus: qpus.into_iter().map(|q| q.stats).collect(),
+            batches: csd.batches,
+            total_cycles: total,
+            clock_hz: timing.clock_hz,
+        };
+        for q in &mut stats.qpus {
+            q.threads.truncate(4);
+            if threads < 4 {
+                // Report only the slots this thread count uses.
+                q.threads = slot_ids
+                    .iter()
+                    .map(|&s| q.threads[s as usize].clone())
+                    .collect();
+            }
+        }
+        Ok(stats)
+    }
+}

@@ -1,0 +1,26 @@
+//! An instruction-level emulator of the Broadcom V3D 7.1 QPU compute path (Raspberry Pi 5,
+//! "VideoCore VII").
+//!
+//! - [`Gpu`]: buffer objects at 32-bit GPU addresses and [`Gpu::dispatch`], which runs a compute
+//!   dispatch exactly as `DRM_IOCTL_V3D_SUBMIT_CSD`'s `cfg[0..6]` describes it and returns its
+//!   [`Stats`] or the [`Fault`] that stopped it.
+//! - [`job`]: the `qpu sim JOB.json` contract (buffers in files, results written back).
+//!
+//! The emulator executes `qpu_asm`'s decoded [`qpu_asm::Instr`], never raw words. Semantics,
+//! the timing model, the hazards it reports and the sources for each are in `docs/qpu-sim.md`.
+#![forbid(unsafe_code)]
+
+pub mod alu;
+mod exec;
+pub mod fault;
+pub mod float;
+pub mod gpu;
+pub mod job;
+pub mod memory;
+pub mod timing;
+mod tmu;
+
+pub use fault::{Fault, FaultKind, Location};
+pub use gpu::{BatchCount, DispatchOptions, Gpu, GpuConfig};
+pub use memory::{MapError, Memory};
+pub use timing::{QpuStats, Stats, ThreadStats, Timing};

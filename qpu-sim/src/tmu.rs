@@ -1,0 +1,233 @@
+//! The TMU's general memory access: one lookup of 16 lanes (reads, writes, vector accesses,
+//! atomics), with lanes masked by the condition of the `tmua` write.
+//!
+//! The configuration byte (py-videocore7 `TMULookUpConfig`, Mesa `GENERAL_TMU_LOOKUP_*`):
+//! bit 7 per-pixel (1) or per-quad (0), bits 6:3 the op, bits 2:0 the type (0 int8, 1 int16,
+//! 2 vec2, 3 vec3, 4 vec4, 5 uint8, 6 uint16, 7 uint32). 0xff is the default: a plain 32-bit
+//! access per pixel.
+
+use crate::alu::Lanes;
+use crate::fault::FaultKind;
+use crate::memory::Memory;
+
+pub(crate) struct TmuRequest<'a> {
+    /// Per-lane byte addresses.
+    pub addr: Lanes,
+    /// Lanes that take part (the condition of the `tmua` write).
+    pub mask: u16,
+    pub cfg: u8,
+    /// The data words written before the lookup (`tmud`, `tmudref`, `tmuoff`), in order.
+    pub data: &'a [Lanes],
+}
+
+pub(crate) struct TmuResult {
+    /// Words returned to the output FIFO, one entry per word of the access.
+    pub words: Vec<Lanes>,
+    /// Bytes moved, for the bandwidth model.
+    pub bytes: u32,
+    pub is_write: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Ty {
+    I8,
+    I16,
+    U8,
+    U16,
+    Vec(u32),
+}
+
+impl Ty {
+    fn bytes(self) -> u32 {
+        match self {
+            Ty::I8 | Ty::U8 => 1,
+            Ty::I16 | Ty::U16 => 2,
+            Ty::Vec(_) => 4,
+        }
+    }
+    fn words(self) -> u32 {
+        match self {
+            Ty::Vec(n) => n,
+            _ => 1,
+        }
+    }
+    fn extend(self, v: u32) -> u32 {
+        match self {
+            Ty::I8 => v as u8 as i8 as i32 as u32,
+            Ty::I16 => v as u16 as i16 as i32 as u32,
+            _ => v,
+        }
+    }
+}
+
+fn check(
+    mem: &mut Memory,
+    what: &'static str,
+    addr: u32,
+    bytes: u32,
+    lane: u32,
+) -> Result<(), FaultKind> {
+    if addr % bytes != 0 {
+        return Err(FaultKind::Misaligned {
+            what,
+            addr,
+            bytes,
+            lane,
+        });
+    }
+    if mem.locate(addr, bytes).is_none() {
+        return Err(FaultKind::OutOfBounds {
+            what,
+            addr,
+            bytes,
+            lane,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn lookup(mem: &mut Memory, req: &TmuRequest<'_>) -> Result<TmuResult, FaultKind> {
+    let cfg = req.cfg;
+    if cfg & 0x80 == 0 {
+        return Err(FaultKind::Unsupported(format!(
+            "per-quad TMU lookups (config byte {cfg:#04x}); use per-pixel (bit 7 set)"
+        )));
+    }
+    let op = (cfg >> 3) & 0xf;
+    let ty = match cfg & 7 {
+        0 => Ty::I8,
+        1 => Ty::I16,
+        2 => Ty::Vec(2),
+        3 => Ty::Vec(3),
+        4 => Ty::Vec(4),
+        5 => Ty::U8,
+        6 => Ty::U16,
+        _ => Ty::Vec(1),
+    };
+    let active = (0..16u32).filter(|&l| req.mask >> l & 1 == 1);
+    let nactive = req.mask.count_ones();
+    let has_data = !req.data.is_empty();
+    if op == 15 {
+        let n = ty.words();
+        let size = ty.bytes();
+        if has_data {
+            if req.data.len() as u32 != n {
+                return Err(FaultKind::Unsupported(format!(
+                    "a TMU write of {n} word(s) per lane (config {cfg:#04x}) with {} data word(s) written; write one tmud per word",
+                    req.data.len()
+                )));
+            }
+            for lane in active {
+                let base = req.addr[lane as usize];
+                for k in 0..n {
+                    let a = base.wrapping_add(4 * k);
+                    check(mem, "TMU write", a, size, lane)?;
+                    mem.write(a, size, req.data[k as usize][lane as usize]);
+                }
+            }
+            return Ok(TmuResult {
+                words: Vec::new(),
+                bytes: nactive * n * size,
+                is_write: true,
+            });
+        }
+        let mut words = vec![[0u32; 16]; n as usize];
+        for lane in active {
+            let base = req.addr[lane as usize];
+            for k in 0..n {
+                let a = base.wrapping_add(4 * k);
+                check(mem, "TMU read", a, size, lane)?;
+                let v = mem.read(a, size).unwrap_or(0);
+                words[k as usize][lane as usize] = ty.extend(v);
+            }
+        }
+        return Ok(TmuResult {
+            words,
+            bytes: nactive * n * size,
+            is_write: false,
+        });
+    }
+    if !has_data {
+        return match op {
+            // A prefetch returns nothing and changes nothing (py-videocore7 examples/scopy.py
+            // issues one per loop and never pops it). It may point past the data, so bounds
+            // are not checked.
+            0 => Ok(TmuResult {
+                words: Vec::new(),
+                bytes: 0,
+                is_write: false,
+            }),
+            // Mesa replaces an atomic add of +1/-1 by these ops and loads no data
+            // (nir_to_vir.c, atomic_add_replaced); they return the old value.
+            8 | 9 => atomic(mem, req, ty, |old, _, _| {
+                if op == 8 {
+                    old.wrapping_add(1)
+                } else {
+                    old.wrapping_sub(1)
+                }
+            }),
+            _ => Err(FaultKind::SemanticsUnknown(format!(
+                "TMU read op {op} (config byte {cfg:#04x}): the cache-maintenance and read-modify ops other than increment and decrement"
+            ))),
+        };
+    }
+    let need = if op == 3 { 2 } else { 1 };
+    if req.data.len() != need {
+        return Err(FaultKind::Unsupported(format!(
+            "TMU atomic op {op} takes {need} data word(s), {} were written",
+            req.data.len()
+        )));
+    }
+    // Atomics (py-videocore7 tests/test_tmu.py test_tmu_op_write_*; the old value comes back
+    // through ldtmu). CMPXCHG takes the compare value first and the new value second
+    // (Mesa emit_tmu_general_atomic_writes; py-videocore7 writes tmudref then tmuoff).
+    match op {
+        0 => atomic(mem, req, ty, |o, d, _| o.wrapping_add(d)),
+        1 => atomic(mem, req, ty, |o, d, _| o.wrapping_sub(d)),
+        2 => atomic(mem, req, ty, |_, d, _| d),
+        3 => atomic(mem, req, ty, |o, cmp, new| if o == cmp { new } else { o }),
+        4 => atomic(mem, req, ty, |o, d, _| o.min(d)),
+        5 => atomic(mem, req, ty, |o, d, _| o.max(d)),
+        6 => atomic(mem, req, ty, |o, d, _| (o as i32).min(d as i32) as u32),
+        7 => atomic(mem, req, ty, |o, d, _| (o as i32).max(d as i32) as u32),
+        8 => atomic(mem, req, ty, |o, d, _| o & d),
+        9 => atomic(mem, req, ty, |o, d, _| o | d),
+        10 => atomic(mem, req, ty, |o, d, _| o ^ d),
+        _ => Err(FaultKind::SemanticsUnknown(format!(
+            "TMU op {op} with data (config byte {cfg:#04x})"
+        ))),
+    }
+}
+
+/// A read-modify-write per lane, lanes in ascending order; returns the old values.
+fn atomic(
+    mem: &mut Memory,
+    req: &TmuRequest<'_>,
+    ty: Ty,
+    f: impl Fn(u32, u32, u32) -> u32,
+) -> Result<TmuResult, FaultKind> {
+    if !matches!(ty, Ty::Vec(1)) {
+        return Err(FaultKind::Unsupported(
+            "TMU atomics on anything but one 32-bit word per lane".into(),
+        ));
+    }
+    let mut old = [0u32; 16];
+    for lane in 0..16u32 {
+        if req.mask >> lane & 1 == 0 {
+            continue;
+        }
+        let l = lane as usize;
+        let a = req.addr[l];
+        check(mem, "TMU atomic", a, 4, lane)?;
+        let o = mem.read(a, 4).unwrap_or(0);
+        let d0 = req.data.first().map_or(0, |d| d[l]);
+        let d1 = req.data.get(1).map_or(0, |d| d[l]);
+        mem.write(a, 4, f(o, d0, d1));
+        old[l] = o;
+    }
+    Ok(TmuResult {
+        words: vec![old],
+        bytes: 8 * req.mask.count_ones(),
+        is_write: true,
+    })
+}
