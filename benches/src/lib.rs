@@ -1,0 +1,2 @@
+//! criterion benchmarks live in `benches/`: `cargo bench -p benches`.
+#![forbid(unsafe_code)]
