@@ -536,12 +536,22 @@ impl Thread {
                 None,
             )?)
         };
+        // Both ALUs write full registers here; the generic path handles packs, a register
+        // out of range and two writes to one register (a fault).
         let mut rf_written = 0u64;
-        if let Some(r) = &add_res {
-            self.write(add.dst, r, 0xffff, cx, &mut rf_written)?;
-        }
-        if let Some(r) = &mul_res {
-            self.write(mul.dst, r, 0xffff, cx, &mut rf_written)?;
+        for (r, dst) in [(&add_res, add.dst), (&mul_res, mul.dst)] {
+            let Some(r) = r else { continue };
+            match dst {
+                Waddr::Rf(n)
+                    if r.pack == crate::float::F32Pack::None
+                        && u32::from(n) < nregs
+                        && rf_written >> n & 1 == 0 =>
+                {
+                    rf_written |= 1 << n;
+                    self.rf[n as usize] = r.val;
+                }
+                _ => self.write(dst, r, 0xffff, cx, &mut rf_written)?,
+            }
         }
         Ok(())
     }
