@@ -423,3 +423,91 @@ fn register_file_is_32_entries_at_4_threads() {
     let mut s = Setup::new(&src, &[], &[]);
     s.run(cfg(1, 1, false)).unwrap();
 }
+
+#[test]
+fn thrsw_in_the_second_delay_slot_of_another() {
+    // py-videocore7 test_alu.py's prologue issues two thrsw two instructions apart, each
+    // after a TMU read, and pops both results afterwards. Run it with two threads per QPU.
+    let src = format!(
+        "{p}    nop ; ldunifrf.rf24
+    add rf24, rf24, rf23
+    mov rf25, 8
+    shl rf25, rf25, 3
+    add rf25, rf24, rf25
+    mov tmua, rf24 ; thrsw
+    nop
+    mov tmua, rf25 ; thrsw
+    nop ; ldtmu.rf11
+    nop
+    nop ; ldtmu.rf12
+    add rf10, rf11, rf12
+{s}{END}",
+        p = prologue(),
+        s = store_row(0)
+    );
+    let mut data = vec![5; 16];
+    data.extend(vec![6; 16]);
+    let mut s = Setup::new(&src, &[buf(0), buf(1)], &[data, vec![0; 16]]);
+    let st = s.run(cfg(2, 1, false)).unwrap();
+    assert_eq!(s.words(1), vec![11; 16]);
+    assert!(st.thread_switches() >= 4);
+}
+
+#[test]
+fn single_segment_ends_at_the_first_thrsw() {
+    // SINGLE_SEG (cfg[5] bit 1) starts the thread in its last segment (Mesa qpu_validate.c),
+    // so the first thrsw ends it after two delay slots.
+    let src = format!(
+        "{p}    mov rf10, 9
+{s}    nop ; thrsw
+    nop
+    nop
+    mov rf10, 1
+    mov rf10, 2
+",
+        p = prologue(),
+        s = store_row(0)
+    );
+    let mut st = Setup::new(&src, &[buf(0)], &[vec![0; 16]]);
+    let mut c = cfg(1, 1, false);
+    c[5] |= 2;
+    st.run(c).unwrap();
+    assert_eq!(st.words(0), vec![9; 16]);
+}
+
+#[test]
+fn float_flags_treat_negative_zero_and_nan_as_not_negative() {
+    // Z is set for both zeros; N only for values below zero.
+    let a = [
+        0x8000_0000,
+        0,
+        f(-1.0),
+        0x7fc0_0000,
+        f(2.0),
+        0xffc0_0000,
+        0x8000_0001,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ];
+    let n = eval(
+        "fmov.pushn -, rf10\n    mov rf12, 0\n    mov.ifa rf12, 1",
+        &a,
+        &[0; 16],
+        &[0; 16],
+    );
+    assert_eq!(&n[..7], &[0, 0, 1, 0, 0, 0, 0]);
+    let z = eval(
+        "fmov.pushz -, rf10\n    mov rf12, 0\n    mov.ifa rf12, 1",
+        &a,
+        &[0; 16],
+        &[0; 16],
+    );
+    assert_eq!(&z[..7], &[1, 1, 0, 0, 0, 0, 1], "a denormal reads as zero");
+}
