@@ -1095,7 +1095,7 @@ impl Thread {
                 let occupy = (f64::from(res.bytes) * 256.0 / cx.timing.mem_bytes_per_clock) as u64;
                 *cx.bus_free = start + occupy;
                 let start_clk = start.div_ceil(256);
-                if res.words.is_empty() && res.is_write {
+                if res.nwords == 0 && res.is_write {
                     self.writes_done = self
                         .writes_done
                         .max(start_clk + cx.timing.tmu_write_latency);
@@ -1106,7 +1106,7 @@ impl Thread {
                             .max(start_clk + cx.timing.tmu_write_latency);
                     }
                     let queued = self.fifo.len() as u32;
-                    let adding = res.words.len() as u32;
+                    let adding = res.nwords as u32;
                     if queued + adding > self.fifo_capacity {
                         return Err(FaultKind::TmuFifoOverflow {
                             queued,
@@ -1115,7 +1115,7 @@ impl Thread {
                         });
                     }
                     let ready = start_clk + cx.timing.tmu_read_latency;
-                    for w in res.words {
+                    for w in res.words.into_iter().take(res.nwords) {
                         self.fifo.push_back(FifoEntry { data: w, ready });
                     }
                 }

@@ -21,8 +21,10 @@ pub(crate) struct TmuRequest<'a> {
 }
 
 pub(crate) struct TmuResult {
-    /// Words returned to the output FIFO, one entry per word of the access.
-    pub words: Vec<Lanes>,
+    /// Words returned to the output FIFO, one entry per word of the access: the first
+    /// `nwords` of `words`.
+    pub words: [Lanes; 4],
+    pub nwords: usize,
     /// Bytes moved, for the bandwidth model.
     pub bytes: u32,
     pub is_write: bool,
@@ -121,28 +123,37 @@ pub(crate) fn lookup(mem: &mut Memory, req: &TmuRequest<'_>) -> Result<TmuResult
                 let base = req.addr[lane as usize];
                 for k in 0..n {
                     let a = base.wrapping_add(4 * k);
-                    check(mem, "TMU write", a, size, lane)?;
-                    mem.write(a, size, req.data[k as usize][lane as usize]);
+                    let v = req.data[k as usize][lane as usize];
+                    if a % size != 0 || mem.write(a, size, v).is_none() {
+                        check(mem, "TMU write", a, size, lane)?;
+                    }
                 }
             }
             return Ok(TmuResult {
-                words: Vec::new(),
+                words: [[0; 16]; 4],
+                nwords: 0,
                 bytes: nactive * n * size,
                 is_write: true,
             });
         }
-        let mut words = vec![[0u32; 16]; n as usize];
+        let mut words = [[0u32; 16]; 4];
         for lane in active {
             let base = req.addr[lane as usize];
             for k in 0..n {
                 let a = base.wrapping_add(4 * k);
-                check(mem, "TMU read", a, size, lane)?;
-                let v = mem.read(a, size).unwrap_or(0);
+                let v = match mem.read(a, size) {
+                    Some(v) if a % size == 0 => v,
+                    _ => {
+                        check(mem, "TMU read", a, size, lane)?;
+                        0
+                    }
+                };
                 words[k as usize][lane as usize] = ty.extend(v);
             }
         }
         return Ok(TmuResult {
             words,
+            nwords: n as usize,
             bytes: nactive * n * size,
             is_write: false,
         });
@@ -153,7 +164,8 @@ pub(crate) fn lookup(mem: &mut Memory, req: &TmuRequest<'_>) -> Result<TmuResult
             // issues one per loop and never pops it). It may point past the data, so bounds
             // are not checked.
             0 => Ok(TmuResult {
-                words: Vec::new(),
+                words: [[0; 16]; 4],
+                nwords: 0,
                 bytes: 0,
                 is_write: false,
             }),
@@ -226,7 +238,8 @@ fn atomic(
         old[l] = o;
     }
     Ok(TmuResult {
-        words: vec![old],
+        words: [old, [0; 16], [0; 16], [0; 16]],
+        nwords: 1,
         bytes: 8 * req.mask.count_ones(),
         is_write: true,
     })
