@@ -239,6 +239,38 @@ impl Thread {
         Ok(v)
     }
 
+    /// An input by reference: the register itself, or `imm` filled with the small immediate
+    /// (zeros when the op does not read this input).
+    #[inline(always)]
+    fn operand<'a>(
+        &'a self,
+        i: &Input,
+        used: bool,
+        imm: &'a mut Lanes,
+        nregs: u32,
+        threads: u32,
+    ) -> Result<&'a Lanes, FaultKind> {
+        if !used {
+            *imm = [0; 16];
+            return Ok(imm);
+        }
+        match i.src {
+            Src::Rf(n) if u32::from(n) < nregs => Ok(&self.rf[n as usize]),
+            Src::Rf(n) => Err(FaultKind::RegisterOutOfRange {
+                reg: n,
+                nregs,
+                threads,
+            }),
+            Src::SmallImm(idx) => {
+                *imm = [small_imm_value(idx).ok_or_else(|| FaultKind::InvalidInstruction {
+                    word: 0,
+                    reason: format!("small immediate index {idx}"),
+                })?; 16];
+                Ok(imm)
+            }
+        }
+    }
+
     #[inline(always)]
     fn read_input(&self, i: &Input, nregs: u32, threads: u32) -> Result<Lanes, FaultKind> {
         match i.src {
@@ -476,14 +508,6 @@ impl Thread {
     fn plain_alu(&mut self, ins: &AluInstr, cx: &mut Ctx<'_, '_>) -> Result<(), FaultKind> {
         let (add, mul) = (&ins.add, &ins.mul);
         let (nregs, threads) = (cx.nregs, cx.threads_per_qpu);
-        let zero = [0u32; 16];
-        let read = |t: &Thread, i: &Input, used: bool| -> Result<Lanes, FaultKind> {
-            if used {
-                t.read_input(i, nregs, threads)
-            } else {
-                Ok(zero)
-            }
-        };
         if let Some((reg, ready)) = self.sfu_pending {
             let touches = |i: &Input, n: u8| n >= 1 && i.src == Src::Rf(reg);
             if self.instrs > ready {
@@ -499,22 +523,25 @@ impl Thread {
                 self.sfu_pending = None;
             }
         }
-        let lane_cx = LaneCtx {
-            tidx: self.tidx,
-            flags_a: self.fa,
-            flags_b: self.fb,
-            link: self.link,
-            cond_mask: 0xffff,
-        };
+        // Operands are read in place (by reference), before anything is written.
+        let (mut i0, mut i1) = ([0u32; 16], [0u32; 16]);
         let add_res = if add.op == qpu_asm::isa::AddOp::Nop {
             None
         } else {
-            let a = read(self, &add.a, add.op.nsrc() >= 1)?;
-            let b = read(self, &add.b, add.op.nsrc() >= 2)?;
+            let n = add.op.nsrc();
+            let a = self.operand(&add.a, n >= 1, &mut i0, nregs, threads)?;
+            let b = self.operand(&add.b, n >= 2, &mut i1, nregs, threads)?;
+            let lane_cx = LaneCtx {
+                tidx: self.tidx,
+                flags_a: self.fa,
+                flags_b: self.fb,
+                link: self.link,
+                cond_mask: 0xffff,
+            };
             Some(eval_add(
                 add.op,
-                &a,
-                &b,
+                a,
+                b,
                 add.a.unpack,
                 add.b.unpack,
                 add.pack,
@@ -524,12 +551,13 @@ impl Thread {
         let mul_res = if mul.op == qpu_asm::isa::MulOp::Nop {
             None
         } else {
-            let a = read(self, &mul.a, mul.op.nsrc() >= 1)?;
-            let b = read(self, &mul.b, mul.op.nsrc() >= 2)?;
+            let n = mul.op.nsrc();
+            let a = self.operand(&mul.a, n >= 1, &mut i0, nregs, threads)?;
+            let b = self.operand(&mul.b, n >= 2, &mut i1, nregs, threads)?;
             Some(eval_mul(
                 mul.op,
-                &a,
-                &b,
+                a,
+                b,
                 mul.a.unpack,
                 mul.b.unpack,
                 mul.pack,
