@@ -4,9 +4,7 @@
 use std::collections::VecDeque;
 use std::io::Write;
 
-use qpu_asm::isa::{
-    BranchCond, BranchDest, Cond, Magic, Msfign, Pf, SmallImmSlot, Uf, Waddr, small_imm_value,
-};
+use qpu_asm::isa::{BranchCond, BranchDest, Cond, Magic, Msfign, Pf, Uf, Waddr, small_imm_value};
 use qpu_asm::{AluInstr, BranchInstr, DecodeError, Input, Instr, Src, decode};
 
 use crate::alu::{FlagKind, LaneCtx, Lanes, OpResult, eval_add, eval_mul, is_sfu, multop_rtop};
@@ -856,13 +854,13 @@ impl Thread {
         // Flags: at most one ALU pushes or updates them in an encodable instruction.
         if let Some(a) = &add_res {
             if add.flags.pf.is_some() || add.flags.uf.is_some() {
-                let (z, n, c) = flag_bits(a, add.op.name())?;
+                let (z, n, c) = flag_bits(a)?;
                 self.update_flags(add.flags.pf, add.flags.uf, z, n, c, add.op.name())?;
             }
         }
         if let Some(m) = &mul_res {
             if mul.flags.pf.is_some() || mul.flags.uf.is_some() {
-                let (z, n, c) = flag_bits(m, mul.op.name())?;
+                let (z, n, c) = flag_bits(m)?;
                 self.update_flags(mul.flags.pf, mul.flags.uf, z, n, c, mul.op.name())?;
             }
         }
@@ -1205,7 +1203,7 @@ fn sig_addr(ins: &AluInstr) -> Result<Waddr, FaultKind> {
 }
 
 /// The Z, N and C masks of a result.
-fn flag_bits(r: &OpResult, _op: &str) -> Result<(u16, u16, Option<u16>), FaultKind> {
+fn flag_bits(r: &OpResult) -> Result<(u16, u16, Option<u16>), FaultKind> {
     if let Some((z, n, c)) = r.cmp {
         return Ok((z, n, Some(c)));
     }
@@ -1227,12 +1225,6 @@ fn flag_bits(r: &OpResult, _op: &str) -> Result<(u16, u16, Option<u16>), FaultKi
         }
     }
     Ok((z, n, r.carry))
-}
-
-/// Which small-immediate slot an instruction uses (for the trace).
-#[allow(dead_code)]
-pub(crate) fn smimm_slot(i: &AluInstr) -> Option<SmallImmSlot> {
-    i.small_imm_slot()
 }
 
 /// Whether an instruction can take `Thread::plain_alu`: an ALU instruction with no signals, no
