@@ -112,6 +112,11 @@ pub(crate) fn lookup(mem: &mut Memory, req: &TmuRequest<'_>) -> Result<TmuResult
     if op == 15 {
         let n = ty.words();
         let size = ty.bytes();
+        if size == 4 && req.mask != 0 {
+            if let Some(r) = plain_words(mem, req, n, nactive) {
+                return Ok(r);
+            }
+        }
         if has_data {
             if req.data.len() as u32 != n {
                 return Err(FaultKind::Unsupported(format!(
@@ -242,5 +247,58 @@ fn atomic(
         nwords: 1,
         bytes: 8 * req.mask.count_ones(),
         is_write: true,
+    })
+}
+
+/// The common 32-bit access whose lanes are all aligned and inside one buffer: one buffer
+/// lookup for the whole request. `None` sends the request down the lane-by-lane path, which
+/// also reports faults.
+fn plain_words(mem: &mut Memory, req: &TmuRequest<'_>, n: u32, nactive: u32) -> Option<TmuResult> {
+    let (mut lo, mut hi) = (u32::MAX, 0u32);
+    for lane in 0..16 {
+        if req.mask >> lane & 1 == 1 {
+            let a = req.addr[lane];
+            if a % 4 != 0 {
+                return None;
+            }
+            lo = lo.min(a);
+            hi = hi.max(a);
+        }
+    }
+    let span = u64::from(hi - lo) + 4 * u64::from(n);
+    let (bo, base) = mem.locate(lo, u32::try_from(span).ok()?)?;
+    let is_write = !req.data.is_empty();
+    if is_write && req.data.len() != n as usize {
+        return None;
+    }
+    let mut words = [[0u32; 16]; 4];
+    if is_write {
+        let d = mem.data_mut(bo);
+        for lane in 0..16 {
+            if req.mask >> lane & 1 == 1 {
+                let off = base + (req.addr[lane] - lo) as usize;
+                for k in 0..n as usize {
+                    let o = off + 4 * k;
+                    d[o..o + 4].copy_from_slice(&req.data[k][lane].to_le_bytes());
+                }
+            }
+        }
+    } else {
+        let d = mem.data(bo);
+        for lane in 0..16 {
+            if req.mask >> lane & 1 == 1 {
+                let off = base + (req.addr[lane] - lo) as usize;
+                for (k, w) in words.iter_mut().enumerate().take(n as usize) {
+                    let o = off + 4 * k;
+                    w[lane] = u32::from_le_bytes([d[o], d[o + 1], d[o + 2], d[o + 3]]);
+                }
+            }
+        }
+    }
+    Some(TmuResult {
+        words,
+        nwords: if is_write { 0 } else { n as usize },
+        bytes: nactive * n * 4,
+        is_write,
     })
 }
