@@ -599,29 +599,6 @@ impl Thread {
         let mul = &ins.mul;
         let (nregs, threads) = (cx.nregs, cx.threads_per_qpu);
 
-        // Inputs are read before anything is written.
-        let zero = [0u32; 16];
-        let add_a = if add.op.nsrc() >= 1 {
-            self.read_input(&add.a, nregs, threads)?
-        } else {
-            zero
-        };
-        let add_b = if add.op.nsrc() >= 2 {
-            self.read_input(&add.b, nregs, threads)?
-        } else {
-            zero
-        };
-        let mul_a = if mul.op.nsrc() >= 1 {
-            self.read_input(&mul.a, nregs, threads)?
-        } else {
-            zero
-        };
-        let mul_b = if mul.op.nsrc() >= 2 {
-            self.read_input(&mul.b, nregs, threads)?
-        } else {
-            zero
-        };
-
         // An SFU result read before it is ready stalls (py-videocore7 test_alu.py reads the
         // result of `recip` in the very next instruction and gets it).
         if let Some((reg, ready)) = self.sfu_pending {
@@ -678,48 +655,62 @@ impl Thread {
         // A nop ALU computes nothing (it has no destination and, without flags, no effect).
         let add_idle =
             add.op == qpu_asm::isa::AddOp::Nop && add.flags.pf.is_none() && add.flags.uf.is_none();
+        let mul_idle =
+            mul.op == qpu_asm::isa::MulOp::Nop && mul.flags.pf.is_none() && mul.flags.uf.is_none();
+        let multop = mul.op == qpu_asm::isa::MulOp::Multop;
+        if multop && mul.dst != Waddr::NOP {
+            return Err(FaultKind::SemanticsUnknown(
+                "the value MULTOP writes to its destination (Mesa only writes it to nop)".into(),
+            ));
+        }
+        let rtop = if mul.op == qpu_asm::isa::MulOp::Umul24 {
+            self.rtop.take()
+        } else {
+            None
+        };
+        // Inputs are read in place, before anything is written.
+        let (mut i0, mut i1) = ([0u32; 16], [0u32; 16]);
         let add_res = if add_idle {
             None
         } else {
+            let n = add.op.nsrc();
+            let a = self.operand(&add.a, n >= 1, &mut i0, nregs, threads)?;
+            let b = self.operand(&add.b, n >= 2, &mut i1, nregs, threads)?;
             Some(eval_add(
                 add.op,
-                &add_a,
-                &add_b,
+                a,
+                b,
                 add.a.unpack,
                 add.b.unpack,
                 add.pack,
                 &lane_cx,
             )?)
         };
-        let mul_idle =
-            mul.op == qpu_asm::isa::MulOp::Nop && mul.flags.pf.is_none() && mul.flags.uf.is_none();
+        let mut new_rtop = None;
         let mul_res = if mul_idle {
             None
-        } else if mul.op == qpu_asm::isa::MulOp::Multop {
-            if mul.dst != Waddr::NOP {
-                return Err(FaultKind::SemanticsUnknown(
-                    "the value MULTOP writes to its destination (Mesa only writes it to nop)"
-                        .into(),
-                ));
-            }
-            self.rtop = Some(multop_rtop(&mul_a, &mul_b));
-            None
         } else {
-            let rtop = if mul.op == qpu_asm::isa::MulOp::Umul24 {
-                self.rtop.take()
-            } else {
+            let n = mul.op.nsrc();
+            let a = self.operand(&mul.a, n >= 1, &mut i0, nregs, threads)?;
+            let b = self.operand(&mul.b, n >= 2, &mut i1, nregs, threads)?;
+            if multop {
+                new_rtop = Some(multop_rtop(a, b));
                 None
-            };
-            Some(eval_mul(
-                mul.op,
-                &mul_a,
-                &mul_b,
-                mul.a.unpack,
-                mul.b.unpack,
-                mul.pack,
-                rtop.as_ref(),
-            )?)
+            } else {
+                Some(eval_mul(
+                    mul.op,
+                    a,
+                    b,
+                    mul.a.unpack,
+                    mul.b.unpack,
+                    mul.pack,
+                    rtop.as_ref(),
+                )?)
+            }
         };
+        if new_rtop.is_some() {
+            self.rtop = new_rtop;
+        }
 
         // Signals that read the uniform streams or the TMU FIFO. Their values are written
         // with the ALU results at the end of the instruction.
