@@ -7,8 +7,8 @@ use qpu_asm::isa::{AddOp, MulOp, Pack, Unpack};
 
 use crate::fault::FaultKind;
 use crate::float::{
-    F16Unpack, F32Pack, F32Unpack, f2h, f16x2, fin, fmax, fmin, fout, h2f, round_even, to_i32,
-    to_u32, unpack_f16, unpack_f32,
+    F16Unpack, F32Pack, F32Unpack, f2h, f16x2, fin, fmax, fmin, fout, round_even, to_i32, to_u32,
+    unpack_f16, unpack_f32,
 };
 
 pub type Lanes = [u32; 16];
@@ -474,14 +474,4 @@ pub fn eval_mul(
             return Err(unknown(op.name()));
         }
     })
-}
-
-/// The f16 of an f32 value rounded as the `.l`/`.h` packs do (for tests and the trace).
-pub fn half_of(v: f32) -> u16 {
-    f2h(v)
-}
-
-/// An f16 as f32.
-pub fn half_to_f32(h: u16) -> f32 {
-    h2f(h)
 }

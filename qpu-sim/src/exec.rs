@@ -4,9 +4,7 @@
 use std::collections::VecDeque;
 use std::io::Write;
 
-use qpu_asm::isa::{
-    BranchCond, BranchDest, Cond, Magic, Msfign, Pf, SmallImmSlot, Uf, Waddr, small_imm_value,
-};
+use qpu_asm::isa::{BranchCond, BranchDest, Cond, Magic, Msfign, Pf, Uf, Waddr, small_imm_value};
 use qpu_asm::{AluInstr, BranchInstr, DecodeError, Input, Instr, Src, decode};
 
 use crate::alu::{FlagKind, LaneCtx, Lanes, OpResult, eval_add, eval_mul, is_sfu, multop_rtop};
@@ -237,6 +235,38 @@ impl Thread {
             .ok_or(FaultKind::UniformOutOfBounds { addr })?;
         self.unif = addr.wrapping_add(4);
         Ok(v)
+    }
+
+    /// An input by reference: the register itself, or `imm` filled with the small immediate
+    /// (zeros when the op does not read this input).
+    #[inline(always)]
+    fn operand<'a>(
+        &'a self,
+        i: &Input,
+        used: bool,
+        imm: &'a mut Lanes,
+        nregs: u32,
+        threads: u32,
+    ) -> Result<&'a Lanes, FaultKind> {
+        if !used {
+            *imm = [0; 16];
+            return Ok(imm);
+        }
+        match i.src {
+            Src::Rf(n) if u32::from(n) < nregs => Ok(&self.rf[n as usize]),
+            Src::Rf(n) => Err(FaultKind::RegisterOutOfRange {
+                reg: n,
+                nregs,
+                threads,
+            }),
+            Src::SmallImm(idx) => {
+                *imm = [small_imm_value(idx).ok_or_else(|| FaultKind::InvalidInstruction {
+                    word: 0,
+                    reason: format!("small immediate index {idx}"),
+                })?; 16];
+                Ok(imm)
+            }
+        }
     }
 
     #[inline(always)]
@@ -476,14 +506,6 @@ impl Thread {
     fn plain_alu(&mut self, ins: &AluInstr, cx: &mut Ctx<'_, '_>) -> Result<(), FaultKind> {
         let (add, mul) = (&ins.add, &ins.mul);
         let (nregs, threads) = (cx.nregs, cx.threads_per_qpu);
-        let zero = [0u32; 16];
-        let read = |t: &Thread, i: &Input, used: bool| -> Result<Lanes, FaultKind> {
-            if used {
-                t.read_input(i, nregs, threads)
-            } else {
-                Ok(zero)
-            }
-        };
         if let Some((reg, ready)) = self.sfu_pending {
             let touches = |i: &Input, n: u8| n >= 1 && i.src == Src::Rf(reg);
             if self.instrs > ready {
@@ -499,22 +521,25 @@ impl Thread {
                 self.sfu_pending = None;
             }
         }
-        let lane_cx = LaneCtx {
-            tidx: self.tidx,
-            flags_a: self.fa,
-            flags_b: self.fb,
-            link: self.link,
-            cond_mask: 0xffff,
-        };
+        // Operands are read in place (by reference), before anything is written.
+        let (mut i0, mut i1) = ([0u32; 16], [0u32; 16]);
         let add_res = if add.op == qpu_asm::isa::AddOp::Nop {
             None
         } else {
-            let a = read(self, &add.a, add.op.nsrc() >= 1)?;
-            let b = read(self, &add.b, add.op.nsrc() >= 2)?;
+            let n = add.op.nsrc();
+            let a = self.operand(&add.a, n >= 1, &mut i0, nregs, threads)?;
+            let b = self.operand(&add.b, n >= 2, &mut i1, nregs, threads)?;
+            let lane_cx = LaneCtx {
+                tidx: self.tidx,
+                flags_a: self.fa,
+                flags_b: self.fb,
+                link: self.link,
+                cond_mask: 0xffff,
+            };
             Some(eval_add(
                 add.op,
-                &a,
-                &b,
+                a,
+                b,
                 add.a.unpack,
                 add.b.unpack,
                 add.pack,
@@ -524,24 +549,35 @@ impl Thread {
         let mul_res = if mul.op == qpu_asm::isa::MulOp::Nop {
             None
         } else {
-            let a = read(self, &mul.a, mul.op.nsrc() >= 1)?;
-            let b = read(self, &mul.b, mul.op.nsrc() >= 2)?;
+            let n = mul.op.nsrc();
+            let a = self.operand(&mul.a, n >= 1, &mut i0, nregs, threads)?;
+            let b = self.operand(&mul.b, n >= 2, &mut i1, nregs, threads)?;
             Some(eval_mul(
                 mul.op,
-                &a,
-                &b,
+                a,
+                b,
                 mul.a.unpack,
                 mul.b.unpack,
                 mul.pack,
                 None,
             )?)
         };
+        // Both ALUs write full registers here; the generic path handles packs, a register
+        // out of range and two writes to one register (a fault).
         let mut rf_written = 0u64;
-        if let Some(r) = &add_res {
-            self.write(add.dst, r, 0xffff, cx, &mut rf_written)?;
-        }
-        if let Some(r) = &mul_res {
-            self.write(mul.dst, r, 0xffff, cx, &mut rf_written)?;
+        for (r, dst) in [(&add_res, add.dst), (&mul_res, mul.dst)] {
+            let Some(r) = r else { continue };
+            match dst {
+                Waddr::Rf(n)
+                    if r.pack == crate::float::F32Pack::None
+                        && u32::from(n) < nregs
+                        && rf_written >> n & 1 == 0 =>
+                {
+                    rf_written |= 1 << n;
+                    self.rf[n as usize] = r.val;
+                }
+                _ => self.write(dst, r, 0xffff, cx, &mut rf_written)?,
+            }
         }
         Ok(())
     }
@@ -562,29 +598,6 @@ impl Thread {
         let add = &ins.add;
         let mul = &ins.mul;
         let (nregs, threads) = (cx.nregs, cx.threads_per_qpu);
-
-        // Inputs are read before anything is written.
-        let zero = [0u32; 16];
-        let add_a = if add.op.nsrc() >= 1 {
-            self.read_input(&add.a, nregs, threads)?
-        } else {
-            zero
-        };
-        let add_b = if add.op.nsrc() >= 2 {
-            self.read_input(&add.b, nregs, threads)?
-        } else {
-            zero
-        };
-        let mul_a = if mul.op.nsrc() >= 1 {
-            self.read_input(&mul.a, nregs, threads)?
-        } else {
-            zero
-        };
-        let mul_b = if mul.op.nsrc() >= 2 {
-            self.read_input(&mul.b, nregs, threads)?
-        } else {
-            zero
-        };
 
         // An SFU result read before it is ready stalls (py-videocore7 test_alu.py reads the
         // result of `recip` in the very next instruction and gets it).
@@ -642,48 +655,62 @@ impl Thread {
         // A nop ALU computes nothing (it has no destination and, without flags, no effect).
         let add_idle =
             add.op == qpu_asm::isa::AddOp::Nop && add.flags.pf.is_none() && add.flags.uf.is_none();
+        let mul_idle =
+            mul.op == qpu_asm::isa::MulOp::Nop && mul.flags.pf.is_none() && mul.flags.uf.is_none();
+        let multop = mul.op == qpu_asm::isa::MulOp::Multop;
+        if multop && mul.dst != Waddr::NOP {
+            return Err(FaultKind::SemanticsUnknown(
+                "the value MULTOP writes to its destination (Mesa only writes it to nop)".into(),
+            ));
+        }
+        let rtop = if mul.op == qpu_asm::isa::MulOp::Umul24 {
+            self.rtop.take()
+        } else {
+            None
+        };
+        // Inputs are read in place, before anything is written.
+        let (mut i0, mut i1) = ([0u32; 16], [0u32; 16]);
         let add_res = if add_idle {
             None
         } else {
+            let n = add.op.nsrc();
+            let a = self.operand(&add.a, n >= 1, &mut i0, nregs, threads)?;
+            let b = self.operand(&add.b, n >= 2, &mut i1, nregs, threads)?;
             Some(eval_add(
                 add.op,
-                &add_a,
-                &add_b,
+                a,
+                b,
                 add.a.unpack,
                 add.b.unpack,
                 add.pack,
                 &lane_cx,
             )?)
         };
-        let mul_idle =
-            mul.op == qpu_asm::isa::MulOp::Nop && mul.flags.pf.is_none() && mul.flags.uf.is_none();
+        let mut new_rtop = None;
         let mul_res = if mul_idle {
             None
-        } else if mul.op == qpu_asm::isa::MulOp::Multop {
-            if mul.dst != Waddr::NOP {
-                return Err(FaultKind::SemanticsUnknown(
-                    "the value MULTOP writes to its destination (Mesa only writes it to nop)"
-                        .into(),
-                ));
-            }
-            self.rtop = Some(multop_rtop(&mul_a, &mul_b));
-            None
         } else {
-            let rtop = if mul.op == qpu_asm::isa::MulOp::Umul24 {
-                self.rtop.take()
-            } else {
+            let n = mul.op.nsrc();
+            let a = self.operand(&mul.a, n >= 1, &mut i0, nregs, threads)?;
+            let b = self.operand(&mul.b, n >= 2, &mut i1, nregs, threads)?;
+            if multop {
+                new_rtop = Some(multop_rtop(a, b));
                 None
-            };
-            Some(eval_mul(
-                mul.op,
-                &mul_a,
-                &mul_b,
-                mul.a.unpack,
-                mul.b.unpack,
-                mul.pack,
-                rtop.as_ref(),
-            )?)
+            } else {
+                Some(eval_mul(
+                    mul.op,
+                    a,
+                    b,
+                    mul.a.unpack,
+                    mul.b.unpack,
+                    mul.pack,
+                    rtop.as_ref(),
+                )?)
+            }
         };
+        if new_rtop.is_some() {
+            self.rtop = new_rtop;
+        }
 
         // Signals that read the uniform streams or the TMU FIFO. Their values are written
         // with the ALU results at the end of the instruction.
@@ -818,13 +845,13 @@ impl Thread {
         // Flags: at most one ALU pushes or updates them in an encodable instruction.
         if let Some(a) = &add_res {
             if add.flags.pf.is_some() || add.flags.uf.is_some() {
-                let (z, n, c) = flag_bits(a, add.op.name())?;
+                let (z, n, c) = flag_bits(a)?;
                 self.update_flags(add.flags.pf, add.flags.uf, z, n, c, add.op.name())?;
             }
         }
         if let Some(m) = &mul_res {
             if mul.flags.pf.is_some() || mul.flags.uf.is_some() {
-                let (z, n, c) = flag_bits(m, mul.op.name())?;
+                let (z, n, c) = flag_bits(m)?;
                 self.update_flags(mul.flags.pf, mul.flags.uf, z, n, c, mul.op.name())?;
             }
         }
@@ -1085,7 +1112,7 @@ impl Thread {
                 let occupy = (f64::from(res.bytes) * 256.0 / cx.timing.mem_bytes_per_clock) as u64;
                 *cx.bus_free = start + occupy;
                 let start_clk = start.div_ceil(256);
-                if res.words.is_empty() && res.is_write {
+                if res.nwords == 0 && res.is_write {
                     self.writes_done = self
                         .writes_done
                         .max(start_clk + cx.timing.tmu_write_latency);
@@ -1096,7 +1123,7 @@ impl Thread {
                             .max(start_clk + cx.timing.tmu_write_latency);
                     }
                     let queued = self.fifo.len() as u32;
-                    let adding = res.words.len() as u32;
+                    let adding = res.nwords as u32;
                     if queued + adding > self.fifo_capacity {
                         return Err(FaultKind::TmuFifoOverflow {
                             queued,
@@ -1105,7 +1132,7 @@ impl Thread {
                         });
                     }
                     let ready = start_clk + cx.timing.tmu_read_latency;
-                    for w in res.words {
+                    for w in res.words.into_iter().take(res.nwords) {
                         self.fifo.push_back(FifoEntry { data: w, ready });
                     }
                 }
@@ -1167,7 +1194,7 @@ fn sig_addr(ins: &AluInstr) -> Result<Waddr, FaultKind> {
 }
 
 /// The Z, N and C masks of a result.
-fn flag_bits(r: &OpResult, _op: &str) -> Result<(u16, u16, Option<u16>), FaultKind> {
+fn flag_bits(r: &OpResult) -> Result<(u16, u16, Option<u16>), FaultKind> {
     if let Some((z, n, c)) = r.cmp {
         return Ok((z, n, Some(c)));
     }
@@ -1189,12 +1216,6 @@ fn flag_bits(r: &OpResult, _op: &str) -> Result<(u16, u16, Option<u16>), FaultKi
         }
     }
     Ok((z, n, r.carry))
-}
-
-/// Which small-immediate slot an instruction uses (for the trace).
-#[allow(dead_code)]
-pub(crate) fn smimm_slot(i: &AluInstr) -> Option<SmallImmSlot> {
-    i.small_imm_slot()
 }
 
 /// Whether an instruction can take `Thread::plain_alu`: an ALU instruction with no signals, no

@@ -52,7 +52,7 @@ impl Default for GpuConfig {
             slices: 3,
             qpus_per_slice: 4,
             batch_count: BatchCount::default(),
-            max_steps: 1 << 32,
+            max_steps: 1 << 30,
             timing: Timing::default(),
         }
     }

@@ -10,7 +10,7 @@
 //! the timing model, the hazards it reports and the sources for each are in `docs/qpu-sim.md`.
 #![forbid(unsafe_code)]
 
-pub mod alu;
+mod alu;
 mod exec;
 pub mod fault;
 pub mod float;

@@ -129,6 +129,22 @@ impl Memory {
         }
     }
 
+    /// The contents of buffer `i` (an index from `locate`), for reading.
+    #[inline]
+    pub(crate) fn data(&self, i: usize) -> &[u8] {
+        &self.bos[i].data
+    }
+
+    /// The contents of buffer `i` for a TMU write (keeping the uniform path's view).
+    #[inline]
+    pub(crate) fn data_mut(&mut self, i: usize) -> &mut [u8] {
+        let b = &mut self.bos[i];
+        if b.unif_view.is_none() {
+            b.unif_view = Some(b.data.clone());
+        }
+        &mut b.data
+    }
+
     /// Reads `len` (1, 2 or 4) bytes little-endian through the TMU path.
     #[inline]
     pub(crate) fn read(&mut self, addr: u32, len: u32) -> Option<u32> {

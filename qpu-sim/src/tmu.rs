@@ -21,8 +21,10 @@ pub(crate) struct TmuRequest<'a> {
 }
 
 pub(crate) struct TmuResult {
-    /// Words returned to the output FIFO, one entry per word of the access.
-    pub words: Vec<Lanes>,
+    /// Words returned to the output FIFO, one entry per word of the access: the first
+    /// `nwords` of `words`.
+    pub words: [Lanes; 4],
+    pub nwords: usize,
     /// Bytes moved, for the bandwidth model.
     pub bytes: u32,
     pub is_write: bool,
@@ -110,6 +112,11 @@ pub(crate) fn lookup(mem: &mut Memory, req: &TmuRequest<'_>) -> Result<TmuResult
     if op == 15 {
         let n = ty.words();
         let size = ty.bytes();
+        if size == 4 && req.mask != 0 {
+            if let Some(r) = plain_words(mem, req, n, nactive) {
+                return Ok(r);
+            }
+        }
         if has_data {
             if req.data.len() as u32 != n {
                 return Err(FaultKind::Unsupported(format!(
@@ -121,28 +128,37 @@ pub(crate) fn lookup(mem: &mut Memory, req: &TmuRequest<'_>) -> Result<TmuResult
                 let base = req.addr[lane as usize];
                 for k in 0..n {
                     let a = base.wrapping_add(4 * k);
-                    check(mem, "TMU write", a, size, lane)?;
-                    mem.write(a, size, req.data[k as usize][lane as usize]);
+                    let v = req.data[k as usize][lane as usize];
+                    if a % size != 0 || mem.write(a, size, v).is_none() {
+                        check(mem, "TMU write", a, size, lane)?;
+                    }
                 }
             }
             return Ok(TmuResult {
-                words: Vec::new(),
+                words: [[0; 16]; 4],
+                nwords: 0,
                 bytes: nactive * n * size,
                 is_write: true,
             });
         }
-        let mut words = vec![[0u32; 16]; n as usize];
+        let mut words = [[0u32; 16]; 4];
         for lane in active {
             let base = req.addr[lane as usize];
             for k in 0..n {
                 let a = base.wrapping_add(4 * k);
-                check(mem, "TMU read", a, size, lane)?;
-                let v = mem.read(a, size).unwrap_or(0);
+                let v = match mem.read(a, size) {
+                    Some(v) if a % size == 0 => v,
+                    _ => {
+                        check(mem, "TMU read", a, size, lane)?;
+                        0
+                    }
+                };
                 words[k as usize][lane as usize] = ty.extend(v);
             }
         }
         return Ok(TmuResult {
             words,
+            nwords: n as usize,
             bytes: nactive * n * size,
             is_write: false,
         });
@@ -153,7 +169,8 @@ pub(crate) fn lookup(mem: &mut Memory, req: &TmuRequest<'_>) -> Result<TmuResult
             // issues one per loop and never pops it). It may point past the data, so bounds
             // are not checked.
             0 => Ok(TmuResult {
-                words: Vec::new(),
+                words: [[0; 16]; 4],
+                nwords: 0,
                 bytes: 0,
                 is_write: false,
             }),
@@ -226,8 +243,62 @@ fn atomic(
         old[l] = o;
     }
     Ok(TmuResult {
-        words: vec![old],
+        words: [old, [0; 16], [0; 16], [0; 16]],
+        nwords: 1,
         bytes: 8 * req.mask.count_ones(),
         is_write: true,
+    })
+}
+
+/// The common 32-bit access whose lanes are all aligned and inside one buffer: one buffer
+/// lookup for the whole request. `None` sends the request down the lane-by-lane path, which
+/// also reports faults.
+fn plain_words(mem: &mut Memory, req: &TmuRequest<'_>, n: u32, nactive: u32) -> Option<TmuResult> {
+    let (mut lo, mut hi) = (u32::MAX, 0u32);
+    for lane in 0..16 {
+        if req.mask >> lane & 1 == 1 {
+            let a = req.addr[lane];
+            if a % 4 != 0 {
+                return None;
+            }
+            lo = lo.min(a);
+            hi = hi.max(a);
+        }
+    }
+    let span = u64::from(hi - lo) + 4 * u64::from(n);
+    let (bo, base) = mem.locate(lo, u32::try_from(span).ok()?)?;
+    let is_write = !req.data.is_empty();
+    if is_write && req.data.len() != n as usize {
+        return None;
+    }
+    let mut words = [[0u32; 16]; 4];
+    if is_write {
+        let d = mem.data_mut(bo);
+        for lane in 0..16 {
+            if req.mask >> lane & 1 == 1 {
+                let off = base + (req.addr[lane] - lo) as usize;
+                for k in 0..n as usize {
+                    let o = off + 4 * k;
+                    d[o..o + 4].copy_from_slice(&req.data[k][lane].to_le_bytes());
+                }
+            }
+        }
+    } else {
+        let d = mem.data(bo);
+        for lane in 0..16 {
+            if req.mask >> lane & 1 == 1 {
+                let off = base + (req.addr[lane] - lo) as usize;
+                for (k, w) in words.iter_mut().enumerate().take(n as usize) {
+                    let o = off + 4 * k;
+                    w[lane] = u32::from_le_bytes([d[o], d[o + 1], d[o + 2], d[o + 3]]);
+                }
+            }
+        }
+    }
+    Some(TmuResult {
+        words,
+        nwords: if is_write { 0 } else { n as usize },
+        bytes: nactive * n * 4,
+        is_write,
     })
 }

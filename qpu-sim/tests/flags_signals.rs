@@ -423,3 +423,210 @@ fn register_file_is_32_entries_at_4_threads() {
     let mut s = Setup::new(&src, &[], &[]);
     s.run(cfg(1, 1, false)).unwrap();
 }
+
+#[test]
+fn thrsw_in_the_second_delay_slot_of_another() {
+    // py-videocore7 test_alu.py's prologue issues two thrsw two instructions apart, each
+    // after a TMU read, and pops both results afterwards. Run it with two threads per QPU.
+    let src = format!(
+        "{p}    nop ; ldunifrf.rf24
+    add rf24, rf24, rf23
+    mov rf25, 8
+    shl rf25, rf25, 3
+    add rf25, rf24, rf25
+    mov tmua, rf24 ; thrsw
+    nop
+    mov tmua, rf25 ; thrsw
+    nop ; ldtmu.rf11
+    nop
+    nop ; ldtmu.rf12
+    add rf10, rf11, rf12
+{s}{END}",
+        p = prologue(),
+        s = store_row(0)
+    );
+    let mut data = vec![5; 16];
+    data.extend(vec![6; 16]);
+    let mut s = Setup::new(&src, &[buf(0), buf(1)], &[data, vec![0; 16]]);
+    let st = s.run(cfg(2, 1, false)).unwrap();
+    assert_eq!(s.words(1), vec![11; 16]);
+    assert!(st.thread_switches() >= 4);
+}
+
+#[test]
+fn single_segment_ends_at_the_first_thrsw() {
+    // SINGLE_SEG (cfg[5] bit 1) starts the thread in its last segment (Mesa qpu_validate.c),
+    // so the first thrsw ends it after two delay slots.
+    let src = format!(
+        "{p}    mov rf10, 9
+{s}    nop ; thrsw
+    nop
+    nop
+    mov rf10, 1
+    mov rf10, 2
+",
+        p = prologue(),
+        s = store_row(0)
+    );
+    let mut st = Setup::new(&src, &[buf(0)], &[vec![0; 16]]);
+    let mut c = cfg(1, 1, false);
+    c[5] |= 2;
+    st.run(c).unwrap();
+    assert_eq!(st.words(0), vec![9; 16]);
+}
+
+#[test]
+fn float_flags_treat_negative_zero_and_nan_as_not_negative() {
+    // Z is set for both zeros; N only for values below zero.
+    let a = [
+        0x8000_0000,
+        0,
+        f(-1.0),
+        0x7fc0_0000,
+        f(2.0),
+        0xffc0_0000,
+        0x8000_0001,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ];
+    let n = eval(
+        "fmov.pushn -, rf10\n    mov rf12, 0\n    mov.ifa rf12, 1",
+        &a,
+        &[0; 16],
+        &[0; 16],
+    );
+    assert_eq!(&n[..7], &[0, 0, 1, 0, 0, 0, 0]);
+    let z = eval(
+        "fmov.pushz -, rf10\n    mov rf12, 0\n    mov.ifa rf12, 1",
+        &a,
+        &[0; 16],
+        &[0; 16],
+    );
+    assert_eq!(&z[..7], &[1, 1, 0, 0, 0, 0, 1], "a denormal reads as zero");
+}
+
+/// py-videocore7 tests/test_unifa.py, all three cases, in this project's assembly.
+fn unifa_program() -> String {
+    format!(
+        "    nop ; ldunifrf.rf1
+    nop ; ldunifrf.rf2
+    nop ; ldunifrf.rf3
+    nop ; ldunifrf.rf4
+    eidx rf10
+    shl rf10, rf10, 2
+    add rf2, rf2, rf10
+    add rf3, rf3, rf10
+    add rf4, rf4, rf10
+    mov rf5, 4
+    shl rf5, rf5, 4
+    mov unifa, rf2
+    nop
+    nop
+    sub.pushz rf10, rf1, 1
+l0:
+    nop ; ldunifa
+    b.na0 l0
+    mov tmud, rf0
+    mov tmua, rf4 ; add rf4, rf4, rf5
+    sub.pushz rf10, rf10, 1
+    bu l1, rf2
+    mov unifa, rf3
+    sub.pushz rf10, rf1, 1
+    nop
+l1:
+    nop ; ldunif
+    mov tmud, rf0 ; ldunifa
+    mov tmua, rf4 ; add rf4, rf4, rf5
+    b.na0 l1
+    mov tmud, rf0
+    mov tmua, rf4 ; add rf4, rf4, rf5
+    sub.pushz rf10, rf10, 1
+    rotq rf3, rf3, -1
+    shr rf10, rf1, 1
+    mov unifa, rf2 ; add rf2, rf2, 4
+l2:
+    bu l3, rf3
+    add rf3, rf3, 8
+    sub.pushz rf10, rf10, 1
+    nop
+l3:
+    nop ; ldunif
+    mov tmud, rf0
+    mov tmua, rf4 ; mov unifa, rf2 ; ldunifa
+    mov tmud, rf0
+    add rf4, rf4, rf5
+    add rf2, rf2, 8
+    mov tmua, rf4 ; add rf4, rf4, rf5 ; ldunifa
+    mov tmud, rf0 ; ldunif
+    b.na0 l2
+    mov tmua, rf4 ; add rf4, rf4, rf5
+    mov tmud, rf0
+    mov tmua, rf4 ; add rf4, rf4, rf5
+{END}"
+    )
+}
+
+#[test]
+fn unifa_streams_and_uniform_branches_as_on_hardware() {
+    let n = 4 * 9;
+    // One extra word after each source, as py-videocore7's neighbouring allocations provide.
+    let src0: Vec<u32> = (0..=n).map(|i| 1000 + i).collect();
+    let src1: Vec<u32> = (0..=n).map(|i| 5000 + i).collect();
+    let mut s = Setup::new(
+        &unifa_program(),
+        &[n, buf(0), buf(1), buf(2)],
+        &[src0.clone(), src1.clone(), vec![0; (5 * n * 16) as usize]],
+    );
+    s.run(cfg(1, 1, false)).unwrap_or_else(|f| panic!("{f}"));
+    let dst = s.words(2);
+    let row = |r: u32| dst[(r * 16) as usize..(r * 16 + 16) as usize].to_vec();
+    let n = n as usize;
+    // Case 1: the second stream reads src0 in order, the address from lane 0.
+    for (i, &v) in src0[..n].iter().enumerate() {
+        assert_eq!(row(i as u32), vec![v; 16], "case 1 row {i}");
+    }
+    // Case 3: the uniform stream follows the register branch (lane 1, see docs/qpu-sim.md)
+    // while the second stream runs on; rows 0 and 3 of every 4 come from src1.
+    for g in 0..n / 2 {
+        let base = (3 * n + 4 * g) as u32;
+        assert_eq!(row(base), vec![src1[2 * g]; 16], "case 3 group {g} row 0");
+        assert_eq!(
+            row(base + 1),
+            vec![src0[2 * g]; 16],
+            "case 3 group {g} row 1"
+        );
+        assert_eq!(
+            row(base + 2),
+            vec![src0[2 * g + 1]; 16],
+            "case 3 group {g} row 2"
+        );
+        assert_eq!(
+            row(base + 3),
+            vec![src1[2 * g + 1]; 16],
+            "case 3 group {g} row 3"
+        );
+    }
+    // Case 2: the second stream reads src1 from its start. The uniform stream branches to
+    // the register's lane 1, so it starts one word into src0, where py-videocore7 expects
+    // src0[0]: cases 2 and 3 of test_unifa.py disagree on the lane, and lane 1 is the one
+    // test_uniform_branch_reg and case 3 show (docs/qpu-sim.md records this).
+    for k in 0..n {
+        assert_eq!(
+            row((n + 2 * k + 1) as u32),
+            vec![src1[k]; 16],
+            "case 2 odd row {k}"
+        );
+        assert_eq!(
+            row((n + 2 * k) as u32),
+            vec![src0[k + 1]; 16],
+            "case 2 even row {k}"
+        );
+    }
+}
