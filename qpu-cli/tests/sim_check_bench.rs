@@ -53,10 +53,10 @@ fn job(dir: &Path, program: &str, uniform: u32) -> std::path::PathBuf {
     std::fs::write(dir.join("unif.bin"), uniform.to_le_bytes()).unwrap();
     std::fs::write(dir.join("out.bin"), vec![0xeeu8; 4096]).unwrap();
     // 12 batches of 16 lanes: cfg[3] = one 16-invocation workgroup per supergroup, cfg[4] =
-    // batches - 1 (the emulator's default revision rule).
+    // the batch count (the Pi 5's rule, the emulator's default).
     let json = format!(
         r#"{{"bos":[{{"addr":65536,"file":"code.bin"}},{{"addr":131072,"file":"unif.bin"}},{{"addr":196608,"file":"out.bin"}}],
-            "cfg":[{},{},{},{},11,65536,131072],"qpus":12,"max_steps":100000}}"#,
+            "cfg":[{},{},{},{},12,65536,131072],"qpus":12,"max_steps":100000}}"#,
         12 << 16,
         1 << 16,
         1 << 16,

@@ -10,16 +10,19 @@ use crate::timing::{QpuStats, Stats, ThreadStats, Timing};
 
 /// How `cfg[4]` counts batches.
 ///
-/// Mesa's gallium driver writes `batches - 1` before V3D 7.1.6 and `batches` from 7.1.6 on;
-/// py-videocore7 writes `threads - 1` and its 12- and 24-thread tests pass on a Pi 5
-/// (emulator-notes.md §3, v3d-uapi.md §6). The default follows that observed Pi 5 behaviour.
+/// Mesa's gallium driver writes `batches - 1` before V3D 7.1.6 and `batches` from 7.1.6 on.
+/// py-videocore7 wrote `threads - 1` until its commit 3b18d71 ("submit multithread job",
+/// January 2025) changed `src/_videocore7/driver.py` to write `thread`, the batch count; its
+/// 12-, 24- and 48-thread tests pass on a Pi 5 with that. So the Pi 5 counts as 7.1.6 and
+/// later, and that is the default. (The project's shared notes, emulator-notes.md §3 and
+/// v3d-uapi.md §6, describe the older driver.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum BatchCount {
-    /// `cfg[4]` holds the number of batches minus one (V3D 7.1 before revision 6; observed on
-    /// Pi 5 by py-videocore7).
-    #[default]
+    /// `cfg[4]` holds the number of batches minus one (V3D 7.1 before revision 6).
     MinusOne,
-    /// `cfg[4]` holds the number of batches (V3D 7.1.6 and later).
+    /// `cfg[4]` holds the number of batches (V3D 7.1.6 and later; observed on a Pi 5 by
+    /// py-videocore7).
+    #[default]
     Exact,
 }
 

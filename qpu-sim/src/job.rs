@@ -2,7 +2,7 @@
 //!
 //! ```json
 //! {"bos": [{"addr": 65536, "file": "code.bin"}, {"addr": 131072, "file": "data.bin"}],
-//!  "cfg": [65536, 65536, 65536, 16, 11, 65536, 131072],
+//!  "cfg": [786432, 65536, 65536, 272, 12, 65536, 131072],
 //!  "qpus": 12, "max_steps": 100000000, "rev": 6}
 //! ```
 //!
@@ -45,8 +45,8 @@ pub struct JobSpec {
     /// Instructions after which the dispatch counts as hung.
     #[serde(default)]
     pub max_steps: Option<u64>,
-    /// The V3D 7.1 revision: 6 and later take `cfg[4]` as the batch count, earlier ones (and
-    /// the default, as py-videocore7 observed on a Pi 5) as the count minus one.
+    /// The V3D 7.1 revision: 6 and later (and the default, as py-videocore7 observes on a
+    /// Pi 5) take `cfg[4]` as the batch count, earlier ones as the count minus one.
     #[serde(default)]
     pub rev: Option<u32>,
 }

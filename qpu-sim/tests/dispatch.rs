@@ -233,7 +233,7 @@ fn payload_registers_hold_workgroup_and_local_ids() {
         &[vec![0; 12 * 16], vec![0; 12 * 16]],
     );
     // cfg: wg counts 4, 3, 2; wg size 8; 2 workgroups (1 batch) per supergroup; 12 batches.
-    let c = [4 << 16, 3 << 16, 2 << 16, 8 | (2 << 8), 11, CODE, UNIF];
+    let c = [4 << 16, 3 << 16, 2 << 16, 8 | (2 << 8), 12, CODE, UNIF];
     s.run_threads(c, 1).unwrap();
     let (r3, r2) = (s.words(0), s.words(1));
     for batch in 0..12u32 {
@@ -277,15 +277,21 @@ fn scheduling_is_deterministic() {
 fn batch_count_rule_follows_the_revision() {
     let src = tidx_rows_kernel(false);
     let mut gpu = Gpu::new(GpuConfig {
-        batch_count: qpu_sim::BatchCount::Exact,
+        batch_count: qpu_sim::BatchCount::MinusOne,
         ..GpuConfig::default()
     });
     gpu.map_bo(CODE, asm(&src)).unwrap();
     gpu.map_bo(UNIF, words_to_bytes(&[buf(0)])).unwrap();
     gpu.map_bo(buf(0), vec![0; 64 * 64]).unwrap();
-    // cfg[4] = 3 means 3 batches from revision 6 on (4 under the default rule).
+    // cfg[4] = 3 means 4 batches before revision 6 (3 under the default rule).
     let mut c = cfg(4, 1, false);
     c[4] = 3;
+    let st = gpu.dispatch(c, DispatchOptions::default()).unwrap();
+    assert_eq!(st.batches, 4);
+    let mut gpu = Gpu::new(GpuConfig::default());
+    gpu.map_bo(CODE, asm(&src)).unwrap();
+    gpu.map_bo(UNIF, words_to_bytes(&[buf(0)])).unwrap();
+    gpu.map_bo(buf(0), vec![0; 64 * 64]).unwrap();
     let st = gpu.dispatch(c, DispatchOptions::default()).unwrap();
     assert_eq!(st.batches, 3);
 }

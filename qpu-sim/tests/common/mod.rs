@@ -46,15 +46,15 @@ pub fn bytes_to_words(b: &[u8]) -> Vec<u32> {
 }
 
 /// `cfg[0..6]` for `batches` batches of one 16-item workgroup each, `sg` batches per
-/// supergroup, the uniforms at UNIF and the code at CODE. `cfg[4]` holds batches - 1 (the
-/// default, observed-on-Pi-5 rule).
+/// supergroup, the uniforms at UNIF and the code at CODE. `cfg[4]` holds the batch count (the
+/// default, observed-on-Pi-5 rule: 7.1.6 and later).
 pub fn cfg(batches: u32, sg: u32, threading: bool) -> [u32; 7] {
     [
         batches << 16,
         1 << 16,
         1 << 16,
         16 | ((sg & 0xf) << 8) | ((sg - 1) << 12),
-        batches - 1,
+        batches,
         CODE | u32::from(threading),
         UNIF,
     ]
