@@ -667,6 +667,12 @@ pub struct Mapping {
 // SAFETY: the mapping is plain shared memory; all access copies through raw pointers.
 unsafe impl Send for Mapping {}
 
+// SAFETY: no method hands out a reference into the mapping; reads and writes are copies
+// through raw pointers, so concurrent use from several threads (sessions sharing one area at
+// disjoint offsets) has no Rust-level aliasing. The bytes themselves are shared with the
+// peer by design.
+unsafe impl Sync for Mapping {}
+
 impl Mapping {
     /// Maps `len` bytes of `fd` from `offset`, read-write and shared. `offset` need not be
     /// page-aligned: the mapping starts at the page below it.
@@ -755,4 +761,22 @@ impl Drop for Mapping {
         // SAFETY: ptr/map_len are exactly what mmap returned; nothing references the mapping.
         let _ = unsafe { nix::sys::mman::munmap(self.ptr, self.map_len) };
     }
+}
+
+/// Takes ownership of descriptors the kernel installed for us with `SCM_RIGHTS`.
+pub fn adopt_received_fds(raw: Vec<std::os::fd::RawFd>) -> Vec<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    raw.into_iter()
+        .filter(|&fd| fd >= 0)
+        // SAFETY: recvmsg just created these descriptors in this process for this message;
+        // nothing else owns them, so each is adopted exactly once.
+        .map(|fd| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+        .collect()
+}
+
+/// Takes ownership of a descriptor returned by `accept4`.
+pub fn adopt_accepted_fd(raw: std::os::fd::RawFd) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: accept4 returned a new descriptor that nothing else owns.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) }
 }
