@@ -1,0 +1,135 @@
+//! Loopback throughput: the daemon's frames per second when a module-side client streams a
+//! 1080p H.264 and a 1080p VP9 stream through it (socketpair, 4-deep queues, frames written
+//! into memfd capture buffers and read back), against `ffmpeg -threads 1 -i IN -f null -`
+//! on the same file in the same run. Goal: at least 0.95 of FFmpeg's rate.
+//!
+//! `cargo bench -p daedalus-daemon --bench loopback`; `DAEDALUS_BENCH_REPEAT` sets how many
+//! times each stream is concatenated (default 40), `DAEDALUS_BENCH_RUNS` the runs per side
+//! (default 3, best kept). Runs alternate between the two sides so that load from other
+//! processes hits both alike.
+
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use daedalus_daemon::client::{ModuleClient, StreamOptions};
+use daedalus_daemon::server::{self, ServerConfig};
+use daedalus_daemon::transport::Channel;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Annex B concatenates as is (every pass starts with SPS, PPS and an IDR picture).
+fn repeat_annexb(src: &[u8], n: usize) -> Vec<u8> {
+    src.repeat(n)
+}
+
+/// IVF: one header, then the frames `n` times with running frame numbers.
+fn repeat_ivf(src: &[u8], n: usize) -> Vec<u8> {
+    let hdr_len = usize::from(u16::from_le_bytes([src[6], src[7]]));
+    let mut frames = Vec::new();
+    let mut pos = hdr_len;
+    while pos + 12 <= src.len() {
+        let len = u32::from_le_bytes(src[pos..pos + 4].try_into().unwrap()) as usize;
+        frames.push(&src[pos + 12..pos + 12 + len]);
+        pos += 12 + len;
+    }
+    let mut out = src[..hdr_len].to_vec();
+    let total = (frames.len() * n) as u32;
+    out[24..28].copy_from_slice(&total.to_le_bytes());
+    let mut pts = 0u64;
+    for _ in 0..n {
+        for f in &frames {
+            out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+            out.extend_from_slice(&pts.to_le_bytes());
+            out.extend_from_slice(f);
+            pts += 1;
+        }
+    }
+    out
+}
+
+fn time_daemon(input: &Path) -> (usize, Duration) {
+    let (a, b) = Channel::pair().unwrap();
+    let (stop_rx, _stop_tx) = nix::unistd::pipe().unwrap();
+    let server = std::thread::spawn(move || {
+        server::serve(Arc::new(a), &ServerConfig::default(), Some(stop_rx.as_fd())).unwrap()
+    });
+    let client = ModuleClient::connect(b).unwrap();
+    let t = Instant::now();
+    let r = client.stream(1, input, &StreamOptions::default()).unwrap();
+    let elapsed = t.elapsed();
+    assert!(
+        r.failed_requests.is_empty() && r.errors.is_empty(),
+        "{:?}",
+        r.errors
+    );
+    drop(client);
+    server.join().unwrap();
+    (r.frame_count, elapsed)
+}
+
+fn time_ffmpeg(input: &Path) -> Duration {
+    let t = Instant::now();
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-threads", "1", "-i"])
+        .arg(input)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg CLI (Debian package ffmpeg) is needed for the comparison");
+    let elapsed = t.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    elapsed
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` runs us with no argument and
+    // only wants to know that we build and start.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("loopback benchmark: run with `cargo bench -p daedalus-daemon --bench loopback`");
+        return;
+    }
+    daedalus_daemon::sys::set_log_verbose(false);
+    let repeat = env_usize("DAEDALUS_BENCH_REPEAT", 40).max(1);
+    let runs = env_usize("DAEDALUS_BENCH_RUNS", 3).max(1);
+    let streams = Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/streams");
+    let dir = std::env::temp_dir().join(format!("daedalusd-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    println!("stream            frames  daemon fps  ffmpeg fps  ratio");
+    for (name, ivf) in [("h264_1080p.h264", false), ("vp9_1080p.ivf", true)] {
+        let src = std::fs::read(streams.join(name)).unwrap();
+        let long = if ivf {
+            repeat_ivf(&src, repeat)
+        } else {
+            repeat_annexb(&src, repeat)
+        };
+        let path: PathBuf = dir.join(name);
+        std::fs::write(&path, long).unwrap();
+        let mut best_daemon = Duration::MAX;
+        let mut best_ffmpeg = Duration::MAX;
+        let mut frames = 0;
+        for _ in 0..runs {
+            let (n, d) = time_daemon(&path);
+            frames = n;
+            best_daemon = best_daemon.min(d);
+            best_ffmpeg = best_ffmpeg.min(time_ffmpeg(&path));
+        }
+        let fd = frames as f64 / best_daemon.as_secs_f64();
+        let ff = frames as f64 / best_ffmpeg.as_secs_f64();
+        println!(
+            "{name:<17} {frames:>6}  {fd:>10.1}  {ff:>10.1}  {:>5.3}",
+            fd / ff
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
