@@ -738,3 +738,23 @@ impl ClientSession<'_> {
         self.daemon_owned.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rechunk_keeps_every_byte_in_order_within_the_size_limit() {
+        let units: Vec<Vec<u8>> = (0..50u8)
+            .map(|i| vec![i; usize::from(i) * 37 + 1])
+            .collect();
+        let all = units.concat();
+        for max in [1, 7, 300, 100_000] {
+            let chunks = rechunk(&units, max, 3);
+            assert!(chunks.iter().all(|c| !c.is_empty() && c.len() <= max));
+            assert_eq!(chunks.concat(), all);
+        }
+        // Different seeds cut differently.
+        assert_ne!(rechunk(&units, 300, 1), rechunk(&units, 300, 2));
+    }
+}

@@ -10,7 +10,7 @@
 use daedalus_proto::{Codec, PixelFormat, frame_flags};
 use thiserror::Error;
 
-use crate::sys::{self, AvError, CodecContext, CodecId, FramePixels, Parser};
+use crate::sys::{self, AvError, CodecContext, CodecId, FramePixels, PaddedBuf, Parser};
 
 /// Why a decoder could not be created or a chunk could not be decoded.
 #[derive(Debug, Error)]
@@ -194,6 +194,8 @@ pub struct FfmpegDecoder {
     ctx: CodecContext,
     /// H.264 only: the V4L2 chunks are arbitrary, FFmpeg's parser finds access units.
     parser: Option<Parser>,
+    /// The current chunk, padded as the parser requires.
+    input: PaddedBuf,
 }
 
 impl FfmpegDecoder {
@@ -210,6 +212,7 @@ impl FfmpegDecoder {
             config: config.clone(),
             ctx: CodecContext::open(name, config.threads, extradata)?,
             parser,
+            input: PaddedBuf::default(),
         })
     }
 
@@ -278,10 +281,11 @@ impl Decoder for FfmpegDecoder {
         let Some(parser) = self.parser.as_mut() else {
             return send_unit(&mut self.ctx, Some((data, pts)), out);
         };
-        let mut rest = data;
+        self.input.set(data);
+        let mut offset = 0;
         let mut first_err = None;
-        while !rest.is_empty() {
-            let (used, unit) = parser.parse(&mut self.ctx, rest, pts)?;
+        while offset < self.input.len() {
+            let (used, unit) = parser.parse(&mut self.ctx, &self.input, offset, pts)?;
             if let Some((unit, unit_pts)) = unit
                 && let Err(e) = send_unit(&mut self.ctx, Some((unit, unit_pts)), out)
             {
@@ -294,7 +298,7 @@ impl Decoder for FfmpegDecoder {
                 // A parser that neither consumes nor emits would loop forever.
                 break;
             }
-            rest = &rest[used..];
+            offset += used;
         }
         first_err.map_or(Ok(()), Err)
     }
@@ -303,7 +307,8 @@ impl Decoder for FfmpegDecoder {
         let mut first_err = None;
         if let Some(parser) = self.parser.as_mut() {
             // An empty parse flushes the last access unit out of the parser.
-            let (_, unit) = parser.parse(&mut self.ctx, &[], sys::NO_PTS)?;
+            self.input.set(&[]);
+            let (_, unit) = parser.parse(&mut self.ctx, &self.input, 0, sys::NO_PTS)?;
             if let Some((unit, pts)) = unit
                 && let Err(e) = send_unit(&mut self.ctx, Some((unit, pts)), out)
             {

@@ -904,3 +904,54 @@ impl SessionWorker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(width: u32, height: u32, format: PixelFormat) -> FrameInfo {
+        FrameInfo {
+            width,
+            height,
+            format,
+            tag: None,
+            flags: 0,
+        }
+    }
+
+    #[test]
+    fn capture_format_pads_to_16_and_aligns_lines_to_64_bytes() {
+        let f = capture_format(&info(1920, 1080, PixelFormat::Nv12));
+        assert_eq!((f.width, f.height, f.stride), (1920, 1088, 1920));
+        assert_eq!(f.size_image, 1920 * 1088 * 3 / 2);
+        assert_eq!(
+            f.visible,
+            Rect {
+                x: 0,
+                y: 0,
+                width: 1920,
+                height: 1080
+            }
+        );
+        let f = capture_format(&info(201, 131, PixelFormat::Nv12));
+        assert_eq!((f.width, f.height, f.stride), (208, 144, 256));
+        assert_eq!(f.size_image, 256 * 144 + 256 * 72);
+        let f = capture_format(&info(320, 240, PixelFormat::P010));
+        assert_eq!((f.width, f.height, f.stride), (320, 240, 640));
+        assert_eq!(f.size_image, 640 * 240 * 3 / 2);
+        // Whatever the size, the announced layout passes the receiver's validation and holds
+        // the packed picture.
+        for (w, h) in [(1, 1), (2, 3), (17, 9), (4096, 2160), (8192, 4352)] {
+            for fmt in PixelFormat::ALL {
+                let sc = capture_format(&info(w, h, fmt));
+                let mut buf = [0u8; daedalus_proto::MAX_MESSAGE_LEN];
+                Message::SourceChange(sc).encode(1, &mut buf).unwrap();
+                let i = info(w, h, fmt);
+                let layout = PlaneLayout::capture(sc.stride as usize, sc.height);
+                let last_chroma =
+                    layout.offset[1] + (i.rows(1) as usize - 1) * layout.stride[1] + i.row_bytes(1);
+                assert!(last_chroma <= sc.size_image as usize, "{w}x{h} {fmt:?}");
+            }
+        }
+    }
+}

@@ -221,6 +221,37 @@ impl Drop for CodecContext {
     }
 }
 
+/// Bytes followed by `AV_INPUT_BUFFER_PADDING_SIZE` zero bytes, as libavcodec's parsers
+/// require of their input (they read, and copy, past the end; found by the decode fuzzer).
+#[derive(Default)]
+pub struct PaddedBuf {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl PaddedBuf {
+    /// Replaces the contents with `data`.
+    pub fn set(&mut self, data: &[u8]) {
+        self.buf.clear();
+        self.buf
+            .reserve(data.len() + ff::AV_INPUT_BUFFER_PADDING_SIZE as usize);
+        self.buf.extend_from_slice(data);
+        self.buf
+            .resize(data.len() + ff::AV_INPUT_BUFFER_PADDING_SIZE as usize, 0);
+        self.len = data.len();
+    }
+
+    /// Length without the padding.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no bytes (padding aside).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// A complete access unit from the parser and its timestamp.
 pub type Unit<'a> = (&'a [u8], i64);
 
@@ -245,32 +276,40 @@ impl Parser {
             ))
     }
 
-    /// Feeds `data` (empty to flush at end of stream) with timestamp `pts`. Returns how many
-    /// bytes were consumed and the completed unit, if any, with its timestamp. The unit lives
-    /// in the parser's buffer or in `data` and is valid until the next call.
+    /// Feeds the bytes of `input` from `offset` on (none: flush at end of stream) with
+    /// timestamp `pts`. Returns how many bytes were consumed and the completed unit, if any,
+    /// with its timestamp. The unit lives in the parser's buffer or in `input` and is valid
+    /// until the next call.
     pub fn parse<'a>(
         &'a mut self,
         ctx: &mut CodecContext,
-        data: &'a [u8],
+        input: &'a PaddedBuf,
+        offset: usize,
         pts: i64,
     ) -> Result<(usize, Option<Unit<'a>>), AvError> {
         let mut out: *mut u8 = ptr::null_mut();
         let mut out_len: c_int = 0;
-        let len = c_int::try_from(data.len())
+        let remaining = input.len().saturating_sub(offset);
+        let len = c_int::try_from(remaining)
             .map_err(|_| AvError::new("av_parser_parse2", ff::AVERROR_INVALIDDATA))?;
+        let data = if remaining == 0 {
+            ptr::null()
+        } else {
+            // Derived from the whole padded allocation, so the parser's reads past the
+            // logical end stay inside memory this pointer may access.
+            input.buf[offset..].as_ptr()
+        };
         // SAFETY: parser and context are valid and exclusively borrowed; data is readable
-        // for len bytes (a null pointer with length 0 is the documented flush).
+        // for len bytes plus AV_INPUT_BUFFER_PADDING_SIZE zero bytes (PaddedBuf's invariant),
+        // which av_parser_parse2 requires because parsers copy and scan past the end; a
+        // null pointer with length 0 is the documented flush.
         let used = unsafe {
             ff::av_parser_parse2(
                 self.ptr.as_ptr(),
                 ctx.as_ptr(),
                 &mut out,
                 &mut out_len,
-                if data.is_empty() {
-                    ptr::null()
-                } else {
-                    data.as_ptr()
-                },
+                data,
                 len,
                 pts,
                 NO_PTS,
@@ -279,15 +318,15 @@ impl Parser {
         };
         let used = check("av_parser_parse2", used)? as usize;
         if out.is_null() || out_len <= 0 {
-            return Ok((used.min(data.len()), None));
+            return Ok((used.min(remaining), None));
         }
         // SAFETY: libavcodec guarantees out points at out_len readable bytes that stay valid
         // until the next parse call on this parser, which the returned borrow of self
-        // prevents.
+        // prevents (and, when they lie in `input`, the borrow of input).
         let unit = unsafe { std::slice::from_raw_parts(out, out_len as usize) };
         // SAFETY: reading a plain field of the valid parser context.
         let unit_pts = unsafe { (*self.ptr.as_ptr()).pts };
-        Ok((used.min(data.len()), Some((unit, unit_pts))))
+        Ok((used.min(remaining), Some((unit, unit_pts))))
     }
 }
 
