@@ -93,6 +93,12 @@ pub trait Picture: Send {
     /// Writes row `y` of `plane` (0 = luma, 1 = interleaved CbCr) into `dst`, which is
     /// exactly `info().row_bytes(plane)` long.
     fn write_row(&self, plane: usize, y: u32, dst: &mut [u8]);
+
+    /// Row `y` of `plane` when the decoder already holds it in the output format (8-bit
+    /// luma), so writers can copy it once instead of through a scratch row.
+    fn direct_row(&self, _plane: usize, _y: u32) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// Where the two planes of a picture go in a destination buffer.
@@ -400,6 +406,16 @@ impl Picture for FfmpegPicture {
         &self.info
     }
 
+    fn direct_row(&self, plane: usize, y: u32) -> Option<&[u8]> {
+        if plane != 0 || self.ten_bit || y >= self.info.height {
+            return None;
+        }
+        let w = self.info.width as usize;
+        let (src, stride) = self.frame.plane(0, self.info.height as usize, w)?;
+        let start = y as usize * stride;
+        src.get(start..start + w)
+    }
+
     fn write_row(&self, plane: usize, y: u32, dst: &mut [u8]) {
         let info = &self.info;
         let bps = if self.ten_bit { 2 } else { 1 };
@@ -434,17 +450,19 @@ impl Picture for FfmpegPicture {
         };
         let u = &u[y * us..y * us + cw * bps];
         let v = &v[y * vs..y * vs + cw * bps];
+        // Zipped iterators carry no index bounds checks, so these loops vectorise.
         if self.ten_bit {
-            for (i, d) in dst.chunks_exact_mut(4).enumerate() {
-                let cu = u16::from_le_bytes([u[2 * i], u[2 * i + 1]]) << 6;
-                let cv = u16::from_le_bytes([v[2 * i], v[2 * i + 1]]) << 6;
+            let pairs = u.chunks_exact(2).zip(v.chunks_exact(2));
+            for (d, (cu, cv)) in dst.chunks_exact_mut(4).zip(pairs) {
+                let cu = u16::from_le_bytes([cu[0], cu[1]]) << 6;
+                let cv = u16::from_le_bytes([cv[0], cv[1]]) << 6;
                 d[..2].copy_from_slice(&cu.to_le_bytes());
                 d[2..].copy_from_slice(&cv.to_le_bytes());
             }
         } else {
-            for (i, d) in dst.chunks_exact_mut(2).enumerate() {
-                d[0] = u[i];
-                d[1] = v[i];
+            for (d, (&cu, &cv)) in dst.chunks_exact_mut(2).zip(u.iter().zip(v)) {
+                d[0] = cu;
+                d[1] = cv;
             }
         }
     }
