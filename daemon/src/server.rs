@@ -261,6 +261,15 @@ fn handle_packet(
     }
     debug!(session, ?message, "request");
     match message {
+        Message::Hello(h) if h.role != Role::Module => chan.send(
+            0,
+            &Message::error(
+                ErrorCode::Malformed,
+                0,
+                "hello with the daemon role: two daemons are connected to each other",
+            ),
+            &[],
+        ),
         Message::Hello(h) => {
             info!(minor = h.minor, "module said hello");
             if let Some(fd) = packet.fds.pop() {

@@ -136,6 +136,15 @@ fn malformed_and_misplaced_messages_are_answered_with_errors() {
         }),
     );
     d.expect_error(3, ErrorCode::UnknownSession, "not open");
+    d.send(
+        0,
+        Message::Hello(daedalus_proto::Hello {
+            minor: 0,
+            role: Role::Daemon,
+            instance: 1,
+        }),
+    );
+    d.expect_error(0, ErrorCode::Malformed, "daemon role");
     d.ping(2);
 }
 
