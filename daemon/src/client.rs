@@ -323,6 +323,17 @@ impl ModuleClient {
             // The daemon went away while we were sending: the same as seeing it go while
             // waiting, every request it held is lost.
             Err(ClientError::Transport(TransportError::Disconnected)) => {
+                // Whatever the daemon sent before it went (answers, frames, a goodbye) is
+                // still in the socket: let the reader deliver it, up to the end of the
+                // connection, before declaring the rest lost.
+                loop {
+                    match s.rx.recv_timeout(REPLY_TIMEOUT) {
+                        Ok(Event::Gone) | Err(_) => break,
+                        Ok(ev) => {
+                            let _ = s.on_event(ev);
+                        }
+                    }
+                }
                 s.lose_everything();
                 Ok(std::mem::take(&mut s.report))
             }
@@ -365,6 +376,8 @@ fn read_loop(
                 if let Ok(mut g) = goodbye.lock() {
                     *g = Some(reason);
                 }
+                // As the module does: close our side so the daemon can exit at once.
+                chan.shutdown();
                 break;
             }
             Message::Ping { nonce } => {

@@ -169,6 +169,7 @@ pub fn serve(
             ) {
                 warn!("could not say goodbye: {e}");
             }
+            linger(&chan);
             break Outcome::Stopped;
         }
         if !readable {
@@ -211,6 +212,32 @@ pub fn serve(
         let _ = h.join();
     }
     Ok(outcome)
+}
+
+/// Closes gracefully after a goodbye. A Unix socket closed with unread data in its receive
+/// queue resets the connection, and the peer then loses what it had not read yet — the
+/// goodbye itself. So stop writing, and read and drop whatever the module still sends until
+/// it closes its side (it does on the goodbye) or two seconds pass.
+fn linger(chan: &Channel) {
+    chan.shutdown_write();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        if ms == 0 {
+            break;
+        }
+        let mut fds = [PollFd::new(chan.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(0) => break,
+            Ok(_) => match chan.recv() {
+                Ok(Some(_)) => continue,
+                _ => break,
+            },
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+    }
 }
 
 fn handle_packet(

@@ -191,6 +191,11 @@ impl Channel {
         }
     }
 
+    /// Stops sending; the peer reads the end of the connection after what was sent.
+    pub fn shutdown_write(&self) {
+        let _ = socket::shutdown(self.fd.as_raw_fd(), socket::Shutdown::Write);
+    }
+
     /// Shuts the connection down both ways, waking any thread blocked in `recv`.
     pub fn shutdown(&self) {
         let _ = socket::shutdown(self.fd.as_raw_fd(), socket::Shutdown::Both);

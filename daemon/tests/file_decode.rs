@@ -9,6 +9,7 @@ use common::*;
 use daedalus_daemon::filedec::decode_file;
 
 fn decode(path: &std::path::Path) -> Vec<u8> {
+    daedalus_daemon::sys::set_log_verbose(false);
     let mut out = Vec::new();
     let summary = decode_file(path, 1, &mut out, &mut |tag, e| {
         panic!("{}: packet {tag} failed: {e}", path.display())

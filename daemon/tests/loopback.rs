@@ -26,6 +26,8 @@ struct InProcess {
 
 impl InProcess {
     fn start() -> Self {
+        // The tests feed corrupt data on purpose; libav*'s own log would only add noise.
+        daedalus_daemon::sys::set_log_verbose(false);
         let (a, b) = Channel::pair().unwrap();
         let (stop_rx, stop_tx) = nix::unistd::pipe().unwrap();
         let server = std::thread::spawn(move || {

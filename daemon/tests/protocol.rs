@@ -17,6 +17,7 @@ struct Raw {
 
 impl Raw {
     fn start(cfg: ServerConfig) -> Self {
+        daedalus_daemon::sys::set_log_verbose(false);
         let (a, b) = Channel::pair().unwrap();
         let server = std::thread::spawn(move || server::serve(Arc::new(a), &cfg, None).unwrap());
         let raw = Self {
