@@ -65,6 +65,14 @@ mod exit {
 
 fn exit_code(e: &anyhow::Error) -> u8 {
     use daedalus_daemon::filedec::FileError;
+    // A `Fatal` is attached as context; anyhow finds it through nested contexts only when
+    // asked on the error itself, not on the chain's elements.
+    if let Some(k) = e.downcast_ref::<Fatal>() {
+        return match k {
+            Fatal::CantCreate => exit::CANT_CREAT,
+            Fatal::Os => exit::OS_ERR,
+        };
+    }
     for cause in e.chain() {
         if let Some(f) = cause.downcast_ref::<FileError>() {
             return match f {
@@ -74,12 +82,6 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 FileError::Write(_) => exit::IO_ERR,
             };
         }
-        if let Some(k) = cause.downcast_ref::<Fatal>() {
-            return match k {
-                Fatal::CantCreate => exit::CANT_CREAT,
-                Fatal::Os => exit::OS_ERR,
-            };
-        }
     }
     exit::SOFTWARE
 }
@@ -87,7 +89,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
 /// Fatal conditions that have their own exit code, attached as context.
 #[derive(Debug, thiserror::Error)]
 enum Fatal {
-    #[error("cannot create the output")]
+    #[error("output error")]
     CantCreate,
     #[error("system error")]
     Os,

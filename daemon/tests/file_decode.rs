@@ -143,5 +143,54 @@ fn bad_input_gets_a_clear_error_and_exit_code() {
         assert_eq!(run.status.code(), Some(66), "{err}");
         assert!(err.contains(needle), "{err}");
     }
+    // The output cannot be created.
+    let s = streams_dir().join("av1_320x240.ivf");
+    let run = Command::new(env!("CARGO_BIN_EXE_daedalusd"))
+        .arg("decode")
+        .arg(&s)
+        .arg("-o")
+        .arg(dir.join("no/such/dir/o.yuv"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(73),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // The socket cannot be bound.
+    let run = Command::new(env!("CARGO_BIN_EXE_daedalusd"))
+        .args(["serve", "--listen"])
+        .arg(dir.join("no/such/dir/s.sock"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(71), "{err}");
+    assert!(err.contains("does its directory exist"), "{err}");
+    // A codec the daemon does not decode.
+    if have_ffmpeg() {
+        let avi = dir.join("mpeg4.avi");
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=64x48:rate=5",
+            "-frames:v",
+            "3",
+            "-c:v",
+            "mpeg4",
+            avi.to_str().unwrap(),
+        ]);
+        let run = Command::new(env!("CARGO_BIN_EXE_daedalusd"))
+            .arg("decode")
+            .arg(&avi)
+            .arg("-o")
+            .arg(dir.join("o.yuv"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(65), "{err}");
+        assert!(err.contains("mpeg4 is not supported"), "{err}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
