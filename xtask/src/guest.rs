@@ -149,7 +149,7 @@ fn boot(k: &Kernel, initrd: &Path, log: &Path, timeout: Duration) -> Result<Vec<
         .arg(k.bzimage())
         .arg("-initrd")
         .arg(initrd)
-        .args(["-append", "console=ttyS0 panic=-1 oops=panic quiet"])
+        .args(["-append", "console=ttyS0 panic=-1 oops=panic loglevel=5"])
         .args([
             "-virtfs",
             "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",

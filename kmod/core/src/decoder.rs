@@ -521,6 +521,18 @@ impl Decoder {
         Ok(())
     }
 
+    /// `start_streaming` failed: vb2 takes back the buffers queued before `STREAMON` (it
+    /// wants them returned in the queued state), so they are with the client again. Calls
+    /// `give_back` for each.
+    pub fn cancel_queued(&mut self, queue: Queue, give_back: &mut dyn FnMut(u32)) {
+        let side = self.side_mut(queue);
+        side.streaming = false;
+        while let Some(index) = side.fifo.pop() {
+            side.state[index as usize] = BufState::Client;
+            give_back(index);
+        }
+    }
+
     /// Establishes the announced format and goes back to decoding.
     fn resume(&mut self, sink: &mut dyn Sink) {
         if let Some(p) = self.pending.take() {

@@ -246,6 +246,11 @@ fn streaming_without_a_daemon_fails_clearly() {
     // Queued buffers stay with the driver and nothing is sent.
     d.buffer_queued(Queue::Output, 0, 10, 1, &mut s).unwrap();
     assert!(s.take().is_empty());
+    // vb2 takes them back when start_streaming fails.
+    let mut back = Vec::new();
+    d.cancel_queued(Queue::Output, &mut |i| back.push(i));
+    assert_eq!(back, vec![0]);
+    assert_eq!(d.buf_state(Queue::Output, 0), BufState::Client);
 }
 
 #[test]
