@@ -273,9 +273,28 @@ fn daemon_binary(root: &Path) -> Option<PathBuf> {
         .max_by_key(|p| fs::metadata(p).and_then(|m| m.modified()).ok())
 }
 
+/// Builds the scripted protocol peer the guest uses in place of the daemon for the module's
+/// streaming tests.
+fn build_test_peer(root: &Path) -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let log = target_dir(root).join("vm-test-peer-build.log");
+    let _ = fs::remove_file(&log);
+    run::logged(
+        command(cargo).current_dir(root).args([
+            "build",
+            "--release",
+            "-p",
+            "daedalus-kmod-testpeer",
+        ]),
+        &log,
+    )?;
+    Ok(target_dir(root).join("release/daedalus-test-peer"))
+}
+
 pub fn vm_test(root: &Path, variants: &[Variant], jobs: usize, timeout: u64) -> Result<Summary> {
     let mut summary = Summary::default();
     let daemon = daemon_binary(root);
+    let peer = build_test_peer(root);
     for &v in variants {
         println!("== vm-test: kernel variant {}", v.name());
         let started = Instant::now();
@@ -294,6 +313,12 @@ pub fn vm_test(root: &Path, variants: &[Variant], jobs: usize, timeout: u64) -> 
                         .unwrap_or_default()
                 ),
                 format!("VARIANT={}", v.name()),
+                format!(
+                    "PEER={}",
+                    peer.as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                ),
                 format!("KERNEL_RELEASE={}", k.release()?),
             ];
             let initrd = make_initramfs(root, &k, &ko, &work, &env_lines)?;
