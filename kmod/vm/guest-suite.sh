@@ -210,7 +210,8 @@ start_peer() {
 stop_peer() { kill "$peer" 2>/dev/null; wait "$peer" 2>/dev/null; }
 if [ -z "$PEER" ] || [ ! -x "$PEER" ]; then
     for t in peer-decode-drain peer-resolution-change peer-compliance-streaming \
-        daemon-killed-mid-stream daemon-restarted daemon-hang-detected; do
+        daemon-killed-mid-stream daemon-restarted v4l2r-client-seek-drain \
+        v4l2r-client-resolution-change daemon-hang-detected; do
         fail "$t" "the test peer was not built (target/vm-test-peer-build.log)"
     done
 elif [ -n "$DEV" ]; then
@@ -284,6 +285,30 @@ elif [ -n "$DEV" ]; then
     else
         fail daemon-restarted "v4l2-ctl exit $rc: $r"
         show "$OUT/stream4.log" v4l2-ctl
+    fi
+    stop_peer
+
+    # The v4l2r client: 4-deep queues, a seek, a resolution change, drain.
+    CLIENT=$(dirname "$PEER")/daedalus-test-client
+    head -c $((30 * CHUNK)) /dev/urandom >"$OUT/in30.bin"
+    start_peer
+    if r=$(timeout 90 "$CLIENT" --device "$DEV" --input "$OUT/in30.bin" --chunk $CHUNK \
+        --expect-peer --seek-at 10 --seek-skip 5 2>"$OUT/client1.err"); then
+        pass v4l2r-client-seek-drain "$r"
+    else
+        fail v4l2r-client-seek-drain "$r $(tail -1 "$OUT/client1.err")"
+        show "$OUT/client1.err" client
+        show "$OUT/peer.log" peer 10
+    fi
+    stop_peer
+    start_peer --change-after 8 --size2 96x64 --min-buffers 4
+    if r=$(timeout 90 "$CLIENT" --device "$DEV" --input "$OUT/in30.bin" --chunk $CHUNK \
+        --expect-peer 2>"$OUT/client2.err") && echo "$r" | grep -q '30 frames, 1 resolution changes'; then
+        pass v4l2r-client-resolution-change "$r"
+    else
+        fail v4l2r-client-resolution-change "$r $(tail -1 "$OUT/client2.err")"
+        show "$OUT/client2.err" client
+        show "$OUT/peer.log" peer 10
     fi
     stop_peer
 

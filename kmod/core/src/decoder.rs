@@ -232,6 +232,9 @@ pub struct Decoder {
     drain_sent: bool,
     /// The next CAPTURE buffer must go back empty with `V4L2_BUF_FLAG_LAST`.
     last_owed: bool,
+    /// `V4L2_DEC_CMD_STOP` arrived during a resolution change; the drain starts when
+    /// decoding resumes.
+    stop_after_change: bool,
 }
 
 /// Placeholder CAPTURE format before the stream is parsed: NV12 at the coded size the client
@@ -283,6 +286,7 @@ impl Decoder {
             next_cookie: 1,
             drain_sent: false,
             last_owed: false,
+            stop_after_change: false,
         }
     }
 
@@ -533,16 +537,21 @@ impl Decoder {
         }
     }
 
-    /// Establishes the announced format and goes back to decoding.
+    /// Establishes the announced format and goes back to decoding, or to the drain that
+    /// the resolution change interrupted (dev-decoder.rst, "Drain", step 2: a resolution
+    /// change is handled before the drain continues).
     fn resume(&mut self, sink: &mut dyn Sink) {
         if let Some(p) = self.pending.take() {
             self.format = Some(p);
         }
-        self.phase = if self.format.is_some() {
-            Phase::Decoding
-        } else {
+        self.phase = if self.format.is_none() {
             Phase::Initialization
+        } else if self.drain_sent || self.stop_after_change {
+            Phase::Draining
+        } else {
+            Phase::Decoding
         };
+        self.stop_after_change = false;
         sink.event(Event::ClearLast);
     }
 
@@ -573,6 +582,7 @@ impl Decoder {
                 // A seek aborts a drain; a resolution change stays pending (dev-decoder.rst,
                 // "Seek" and "Dynamic Resolution Change").
                 self.drain_sent = false;
+                self.stop_after_change = false;
                 if matches!(self.phase, Phase::Draining | Phase::Stopped) {
                     self.phase = if self.format.is_some() {
                         Phase::Decoding
@@ -646,7 +656,8 @@ impl Decoder {
                             self.phase = Phase::Draining;
                             self.finish_drain(false, sink);
                         }
-                        Phase::Stopped | Phase::ResolutionChange | Phase::Draining => {}
+                        Phase::ResolutionChange => self.stop_after_change = true,
+                        Phase::Stopped | Phase::Draining => {}
                     }
                 }
             }

@@ -1020,3 +1020,63 @@ fn random_sequences_never_lose_or_duplicate_a_buffer() {
         let _ = MAX_BUFFERS;
     }
 }
+
+#[test]
+fn resolution_change_during_a_drain_continues_the_drain() {
+    let f1 = fmt(640, 480, 4);
+    let f2 = fmt(320, 240, 4);
+    let (mut d, mut s) = decoding(2, 2, &f1);
+    d.decoder_cmd(DecCmd::Stop, &mut s).unwrap();
+    assert_eq!(s.take(), vec![Call::Send(Owned::Drain)]);
+    d.daemon_message(&Message::SourceChange(f2), &mut s)
+        .unwrap();
+    assert_eq!(d.phase(), Phase::ResolutionChange);
+    d.daemon_message(
+        &Message::FlushDone {
+            queues: Queues {
+                output: false,
+                capture: true,
+            },
+        },
+        &mut s,
+    )
+    .unwrap();
+    s.take();
+    d.decoder_cmd(DecCmd::Start, &mut s).unwrap();
+    assert_eq!(d.phase(), Phase::Draining, "the interrupted drain goes on");
+    d.daemon_message(
+        &Message::EndOfStream(EndOfStream {
+            frames: 0,
+            last_flagged: false,
+        }),
+        &mut s,
+    )
+    .unwrap();
+    assert_eq!(d.phase(), Phase::Stopped);
+    assert!(s.take().contains(&Call::Event(Event::Eos)));
+}
+
+#[test]
+fn stop_during_a_resolution_change_drains_after_it() {
+    let f1 = fmt(640, 480, 4);
+    let f2 = fmt(320, 240, 4);
+    let (mut d, mut s) = decoding(2, 2, &f1);
+    d.daemon_message(&Message::SourceChange(f2), &mut s)
+        .unwrap();
+    d.decoder_cmd(DecCmd::Stop, &mut s).unwrap();
+    assert!(!s.take().contains(&Call::Send(Owned::Drain)));
+    d.daemon_message(
+        &Message::FlushDone {
+            queues: Queues {
+                output: false,
+                capture: true,
+            },
+        },
+        &mut s,
+    )
+    .unwrap();
+    s.take();
+    d.decoder_cmd(DecCmd::Start, &mut s).unwrap();
+    assert_eq!(d.phase(), Phase::Draining);
+    assert!(s.take().contains(&Call::Send(Owned::Drain)));
+}
