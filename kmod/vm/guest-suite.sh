@@ -202,10 +202,16 @@ stream() { # frames outfile [extra v4l2-ctl args] -> runs v4l2-ctl on `frames` c
     timeout 60 v4l2-ctl -d "$DEV" --set-fmt-video-out=pixelformat=H264,sizeimage=$CHUNK \
         --stream-mmap --stream-out-mmap --stream-from="$OUT/in.bin" --stream-to="$out" "$@"
 }
-start_peer() {
-    "$PEER" "$@" >>"$OUT/peer.log" 2>&1 &
+start_peer() { # returns once the module has the peer's capabilities (slow under KASAN)
+    local tries=0
+    rm -f "$OUT/peer.ready"
+    "$PEER" --ready-file "$OUT/peer.ready" "$@" >>"$OUT/peer.log" 2>&1 &
     peer=$!
-    sleep 1
+    while [ ! -e "$OUT/peer.ready" ] && [ $tries -lt 300 ]; do
+        sleep 0.1
+        tries=$((tries + 1))
+    done
+    [ -e "$OUT/peer.ready" ] || log "the test peer did not get ready in 30 s"
 }
 stop_peer() { kill "$peer" 2>/dev/null; wait "$peer" 2>/dev/null; }
 if [ -z "$PEER" ] || [ ! -x "$PEER" ]; then
@@ -275,6 +281,8 @@ elif [ -n "$DEV" ]; then
     else
         fail daemon-killed-mid-stream "client exit $rc, ${ms} ms after SIGKILL"
         show "$OUT/stream3.log" v4l2-ctl
+        show "$OUT/peer.log" peer 10
+        dmesg | tail -5
     fi
     wait "$peer" 2>/dev/null
     start_peer

@@ -260,7 +260,58 @@ fn boot(k: &Kernel, initrd: &Path, log: &Path, timeout: Duration) -> Result<Vec<
         }
     }
     let _ = child.wait();
+    let check = console_check(log)?;
+    println!(
+        "  {} {} {}",
+        if check.outcome == Outcome::Pass {
+            "PASS"
+        } else {
+            "FAIL"
+        },
+        check.name,
+        check.detail
+    );
+    results.push(check);
     Ok(results)
+}
+
+/// Kernel reports that mean a bug, as they appear on the console (printed at loglevel 5 even
+/// when the guest's own log buffer has wrapped).
+const KERNEL_TROUBLE: &[&str] = &[
+    "WARNING:",
+    "BUG:",
+    "Oops",
+    "general protection fault",
+    "possible recursive locking",
+    "possible circular locking",
+    "inconsistent lock state",
+    "blocked for more than",
+    "refcount_t:",
+    "UBSAN:",
+    "Kernel panic",
+];
+
+/// Scans the whole console log for kernel trouble.
+fn console_check(log: &Path) -> Result<TestResult> {
+    let text = fs::read_to_string(log)?;
+    let bad: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with('[') && KERNEL_TROUBLE.iter().any(|p| l.contains(p)))
+        .take(3)
+        .collect();
+    Ok(if bad.is_empty() {
+        TestResult {
+            name: "kernel-console-clean".into(),
+            outcome: Outcome::Pass,
+            detail: "no warning, BUG, KASAN or lockdep report on the console".into(),
+        }
+    } else {
+        TestResult {
+            name: "kernel-console-clean".into(),
+            outcome: Outcome::Fail,
+            detail: bad.join(" | "),
+        }
+    })
 }
 
 /// Finds the daemon binary, newest build first, so the guest can run the end-to-end tests.

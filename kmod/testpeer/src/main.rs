@@ -96,6 +96,7 @@ struct Options {
     hang_after: Option<u32>,
     frame_delay: Duration,
     min_buffers: u32,
+    ready_file: Option<String>,
 }
 
 #[derive(Default)]
@@ -177,6 +178,11 @@ impl Peer {
                     })
                     .collect();
                 self.send(0, &Message::Capabilities(Capabilities::new(16, &caps)))?;
+                // The module handled both messages inside write(), so it knows this peer now.
+                if let Some(path) = &self.opts.ready_file {
+                    std::fs::write(path, b"ready\n")
+                        .with_context(|| format!("cannot write {path}"))?;
+                }
             }
             Message::Ping { nonce } => self.send(0, &Message::Pong { nonce })?,
             Message::SessionOpen(_) => {
@@ -336,20 +342,25 @@ impl Peer {
                 }
                 return Ok(());
             }
-            let Some(&buffer) = s.capture.front() else {
+            // The oldest queued buffer large enough (docs/protocol.md, step 5): buffers of the
+            // old format may still arrive after a SourceChange, until the module's flush.
+            let mut pick = None;
+            for (pos, &b) in s.capture.iter().enumerate() {
+                let Some(map) = s.bufs.get(&(qi(Queue::Capture), b)) else {
+                    bail!("capture buffer {b} was queued but never attached");
+                };
+                if map.len >= fmt.size_image as usize {
+                    pick = Some((pos, b));
+                    break;
+                }
+            }
+            let Some((pos, buffer)) = pick else {
                 return Ok(());
             };
+            s.capture.remove(pos);
             let Some(map) = s.bufs.get(&(qi(Queue::Capture), buffer)) else {
-                bail!("capture buffer {buffer} was queued but never attached");
+                bail!("capture buffer {buffer} vanished");
             };
-            if map.len < fmt.size_image as usize {
-                bail!(
-                    "capture buffer {buffer} holds {} bytes, the frame needs {}",
-                    map.len,
-                    fmt.size_image
-                );
-            }
-            s.capture.pop_front();
             let Some((cookie, timestamp, n, _)) = s.pending.pop_front() else {
                 return Ok(());
             };
@@ -388,6 +399,7 @@ fn main() -> Result<()> {
         hang_after: None,
         frame_delay: Duration::ZERO,
         min_buffers: 2,
+        ready_file: None,
     };
     while let Some(a) = args.next() {
         let mut v = || args.next().with_context(|| format!("{a} needs a value"));
@@ -401,6 +413,7 @@ fn main() -> Result<()> {
                 opts.frame_delay = Duration::from_millis(v()?.parse().context("--frame-delay-ms")?)
             }
             "--min-buffers" => opts.min_buffers = v()?.parse().context("--min-buffers")?,
+            "--ready-file" => opts.ready_file = Some(v()?),
             other => bail!(
                 "unknown option `{other}`; options: --device PATH --size WxH --size2 WxH \
                  --change-after N --hang-after N --frame-delay-ms MS --min-buffers N"
