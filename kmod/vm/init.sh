@@ -23,8 +23,8 @@ mount -t sysfs sys /newroot/sys
 mount -t devtmpfs dev /newroot/dev
 mkdir -p /newroot/dev/shm /newroot/dev/pts
 mount -t tmpfs shm /newroot/dev/shm
-mount -t tmpfs tmp /newroot/tmp
-mount -t tmpfs run /newroot/run
+# /tmp and /run stay on the overlay (its upper layer is tmpfs already): a tmpfs mounted there
+# would hide a workspace or target directory under the host's /tmp from the guest.
 mkdir -p /newroot/lib/modules /newroot/daedalus
 cp -a /lib/modules/. /newroot/lib/modules/ || fail "cannot install the guest kernel modules"
 cp -a /daedalus/. /newroot/daedalus/ || fail "cannot install the daedalus files"
