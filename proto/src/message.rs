@@ -455,10 +455,13 @@ impl<'a> Message<'a> {
 
     /// Builds an error message, cutting `text` at a character boundary to fit.
     pub fn error(code: ErrorCode, cookie: u32, text: &'a str) -> Self {
-        let mut end = text.len().min(MAX_ERROR_TEXT);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
+        // The last character boundary at or before the limit (0 always is one). No
+        // subtraction: the kernel build checks overflow, and objtool flags the panic path.
+        let limit = text.len().min(MAX_ERROR_TEXT);
+        let end = (0..=limit)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
         Message::Error(ErrorMsg {
             code,
             cookie,
