@@ -14,6 +14,58 @@ use std::time::{Duration, Instant};
 use runtime::{Buffer, Device, Dispatch, Program, ProgramOptions};
 use thiserror::Error;
 
+/// Declares the wrapper of a kernel whose per-block record is (address, stride): the struct,
+/// its `COEF_BYTES` and `THREADS_PER_QPU`, `new` (uploads the program) and `run`.
+macro_rules! addr_stride_kernel {
+    (
+        $(#[$doc:meta])*
+        $name:ident, code: $code:ident, size: $size:literal, coef_bytes: $coef:literal,
+        coef_doc: $coef_doc:literal, run_doc: $run_doc:literal
+    ) => {
+        $(#[$doc])*
+        pub struct $name {
+            kernel: $crate::Kernel,
+        }
+
+        impl $name {
+            #[doc = $coef_doc]
+            pub const COEF_BYTES: u32 = $coef;
+            /// Threads per QPU the kernel is written for (64 registers each).
+            pub const THREADS_PER_QPU: u32 = 2;
+
+            /// Uploads the kernel.
+            pub fn new(device: &runtime::Device) -> $crate::Result<Self> {
+                Ok($name {
+                    kernel: $crate::Kernel::load(
+                        device,
+                        $crate::code::$code,
+                        Self::THREADS_PER_QPU,
+                    )?,
+                })
+            }
+
+            #[doc = $run_doc]
+            pub fn run(
+                &self,
+                device: &runtime::Device,
+                plane: &mut runtime::Buffer,
+                coefs: &mut runtime::Buffer,
+                dests: &[$crate::Dest],
+            ) -> $crate::Result<$crate::Stats> {
+                $crate::run_addr_stride_blocks(
+                    &self.kernel,
+                    device,
+                    plane,
+                    coefs,
+                    dests,
+                    $size,
+                    Self::COEF_BYTES,
+                )
+            }
+        }
+    };
+}
+
 pub mod h264_idct4;
 pub mod h264_idct8;
 pub mod h264_idct_dc;
@@ -211,4 +263,39 @@ pub(crate) fn upload_table(device: &Device, words: &[u32]) -> Result<Buffer> {
     let mut table = device.alloc(bytes)?;
     table.write_pod(0, words)?;
     Ok(table)
+}
+
+/// Validates a batch of blocks whose records are (address, stride) and runs `kernel` on it.
+pub(crate) fn run_addr_stride_blocks(
+    kernel: &Kernel,
+    device: &Device,
+    plane: &Buffer,
+    coefs: &Buffer,
+    dests: &[Dest],
+    size: u32,
+    coef_bytes: u32,
+) -> Result<Stats> {
+    if dests.len() > MAX_BLOCKS {
+        return Err(Error::TooManyBlocks { max: MAX_BLOCKS });
+    }
+    let need = dests.len() as u64 * u64::from(coef_bytes);
+    if need > u64::from(coefs.size()) {
+        return Err(Error::CoefBufferTooSmall {
+            have: coefs.size(),
+            need,
+            blocks: dests.len(),
+        });
+    }
+    let base = plane.gpu_addr();
+    let mut words = Vec::with_capacity(dests.len() * 2);
+    for (k, d) in dests.iter().enumerate() {
+        check_dest(k, *d, size, plane)?;
+        words.push(base + d.offset);
+        words.push(d.stride);
+    }
+    if dests.is_empty() {
+        return Ok(Stats::default());
+    }
+    let table = upload_table(device, &words)?;
+    kernel.run_blocks(device, &[plane], coefs, &table, dests.len(), &[])
 }
