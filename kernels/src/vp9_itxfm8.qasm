@@ -65,16 +65,6 @@
 .set A6,         rf62
 .set A7,         rf63
 
-# Rewinds the multiplier stream to the start of a column's sequence: skips the DC-only
-# multiplier and leaves the first DCT multiplier in rf0.
-.macro rewind
-        mov unifa, KTAB
-        nop
-        nop
-        nop
-        nop                           ; nop                       ; ldunifa
-        nop                           ; nop                       ; ldunifa
-.endm
 
 # FFmpeg's idct8_1d of (i0..i7), its results packed into D0..D3 as int16 pairs
 # (D0 = out0 | out1 << 16, ...). Inputs are kept. Multipliers, in order: 6270 15137 15137
@@ -97,15 +87,13 @@
         add A6, A6, P                 ; add A5, A5, R8192                     # in5*9102 + in3*13623
         add A6, A6, R8192             ; add A7, A7, R8192
         asr A0, A0, 14                                                        # t0a
-        asr A1, A1, 14                                                        # t1a
-        asr A2, A2, 14                                                        # t2a
         asr A3, A3, 14                                                        # t3a
-        asr A4, A4, 14                                                        # t4a
-        asr A5, A5, 14                                                        # t5a
+        asr A1, A1, 14                ; add P, A0, A3                         # t1a; t0
+        asr A2, A2, 14                ; sub A3, A0, A3                        # t2a; t3
+        asr A4, A4, 14                ; add A0, A1, A2                        # t4a; t1
+        asr A5, A5, 14                ; sub A2, A1, A2                        # t5a; t2
         asr A6, A6, 14                                                        # t6a
         asr A7, A7, 14                                                        # t7a
-        add P, A0, A3                 ; sub A3, A0, A3                        # t0, t3
-        add A0, A1, A2                ; sub A2, A1, A2                        # t1, t2
         add A1, A4, A5                ; sub A5, A4, A5                        # t4, t5a
         add A4, A7, A6                ; sub A6, A7, A6                        # t7, t6a
         sub A7, A6, A5                ; add A6, A6, A5
@@ -156,13 +144,11 @@
         asr A3, P, 14                                                         # t0
         asr A0, A0, 14                                                        # t1
         asr A1, A1, 14                                                        # t2
-        asr A2, A2, 14                                                        # t3
-        asr A4, A4, 14                                                        # t4
-        asr A5, A5, 14                                                        # t5
-        asr A6, A6, 14                                                        # t6
+        asr A2, A2, 14                ; add \i0, A3, A1                       # t3; out0
+        asr A4, A4, 14                ; sub A1, A3, A1                        # t4; t2 = t0 - t2
+        asr A5, A5, 14                ; add P, A0, A2                         # t5; t1 + t3
+        asr A6, A6, 14                ; sub A2, A0, A2                        # t6; t3 = t1 - t3
         asr A7, A7, 14                                                        # t7
-        add \i0, A3, A1               ; sub A1, A3, A1                        # out0, t2 = t0 - t2
-        add P, A0, A2                 ; sub A2, A0, A2                        # t1 + t3, t3 = t1 - t3
         neg \i7, P                    ; smul24 A0, A4, rf0        ; ldunifa   # out7
         nop                           ; smul24 A3, A5, rf0        ; ldunifa
         add A0, A0, A3                ; smul24 P, A4, rf0         ; ldunifa   # t4a
@@ -187,7 +173,7 @@
         add A0, A0, R8192             ; smul24 A2, A2, rf0        ; ldunifa
         add A1, A1, R8192             ; smul24 A5, A5, rf0        ; ldunifa
         add A2, A2, R8192             ; add A5, A5, R8192
-        asr A0, A0, 14
+        asr A0, A0, 14                ; mov unifa, KTAB           # rewind for the next column
         asr \i4, A1, 14                                                       # out4
         asr \i2, A2, 14                                                       # out2
         asr A5, A5, 14
@@ -195,12 +181,14 @@
         neg \i5, A5                                                           # out5
 .endm
 
-# Both transforms of (i0..i7), in place; the DCT's results where the A flag is set.
+# Both transforms of (i0..i7), in place; the DCT's results where the A flag is set. The
+# multiplier stream is left at the start of the next column's sequence (the DC-only
+# multiplier skipped, the first DCT multiplier in rf0): iadst8 rewinds it, far enough back.
 .macro transform i0, i1, i2, i3, i4, i5, i6, i7
         idct8 \i0, \i1, \i2, \i3, \i4, \i5, \i6, \i7
         iadst8 \i0, \i1, \i2, \i3, \i4, \i5, \i6, \i7
-        mov.ifa \i0, D0.il            ; mov.ifa \i1, D0.ih
-        mov.ifa \i2, D1.il            ; mov.ifa \i3, D1.ih
+        mov.ifa \i0, D0.il            ; mov.ifa \i1, D0.ih       ; ldunifa
+        mov.ifa \i2, D1.il            ; mov.ifa \i3, D1.ih       ; ldunifa
         mov.ifa \i4, D2.il            ; mov.ifa \i5, D2.ih
         mov.ifa \i6, D3.il            ; mov.ifa \i7, D3.ih
 .endm
@@ -224,7 +212,6 @@
         mov rf50, \w6.il               ; mov \w6, \w6.ih
         mov rf51, \w7.il               ; mov \w7, \w7.ih
         transform rf44, rf45, rf46, rf47, rf48, rf49, rf50, rf51
-        rewind
         transform \w0, \w1, \w2, \w3, \w4, \w5, \w6, \w7
         pack_pair \w0, rf44
         pack_pair \w1, rf45
@@ -264,16 +251,16 @@
         add rf50, rf50, P             ; add rf51, rf51, P
         asr rf44, rf44, 5
         asr rf45, rf45, 5
-        asr rf46, rf46, 5
+        asr rf46, rf46, 5             ; mov rf44, rf44.ul
         asr rf47, rf47, 5
-        asr rf48, rf48, 5
+        asr rf48, rf48, 5             ; mov rf46, rf46.ul
         asr rf49, rf49, 5
-        asr rf50, rf50, 5
+        asr rf50, rf50, 5             ; mov rf48, rf48.ul
         asr rf51, rf51, 5
-        shl rf45, rf45, -16           ; mov rf44, rf44.ul
-        shl rf47, rf47, -16           ; mov rf46, rf46.ul
-        shl rf49, rf49, -16           ; mov rf48, rf48.ul
-        shl rf51, rf51, -16           ; mov rf50, rf50.ul
+        shl rf45, rf45, -16           ; mov rf50, rf50.ul
+        shl rf47, rf47, -16
+        shl rf49, rf49, -16
+        shl rf51, rf51, -16
         or \w0, rf44, rf45
         or \w1, rf46, rf47
         or \w2, rf48, rf49
@@ -444,6 +431,22 @@ group_loop:
         or MODE, MODE, A0
         or.ifa MODE, MODE, 4
 
+        # The first 4 pixel rows (8 words, all a thread may have outstanding): the two passes
+        # hide their latency.
+        sub.pushn -, BLK, NBLOCKS     # A: this lane has a block
+        mov A3, DST
+        mov tmuc, -6
+        mov.ifa tmua, A3
+        add A3, A3, STRIDE
+        mov tmuc, -6
+        mov.ifa tmua, A3
+        add A3, A3, STRIDE
+        mov tmuc, -6
+        mov.ifa tmua, A3
+        add A3, A3, STRIDE
+        mov tmuc, -6
+        mov.ifa tmua, A3
+
         # Pass 1: columns, in pairs sharing words; the DCT where type bit 0 is clear.
         and.pushz -, MODE, 1          # A: DCT in pass 1
         pass1_pair rf12, rf16, rf20, rf24, rf28, rf32, rf36, rf40
@@ -486,28 +489,16 @@ group_loop:
         mov.ifna rf40, A0             ; mov.ifna rf41, A0
         mov.ifna rf42, A0             ; mov.ifna rf43, A0
 
-        # Pixels: 8 rows of two words. Rows r and r + 4 are in flight together (4 rows of 2
-        # words = the 8 words a thread may have outstanding).
+        # Pixels: 8 rows of two words. Rows 0..3 were requested before pass 1; row r + 4 is
+        # requested when row r arrives (4 rows of 2 words = the 8 words a thread may have
+        # outstanding).
         sub.pushn -, BLK, NBLOCKS     # A: this lane has a block
         mov A4, 15                    # K255
         shl A4, A4, 4
         or A4, A4, 15
-        mov A3, DST
-        mov tmuc, -6
-        mov.ifa tmua, A3
-        add A3, A3, STRIDE
-        mov tmuc, -6
-        mov.ifa tmua, A3
-        add A3, A3, STRIDE
-        mov tmuc, -6
-        mov.ifa tmua, A3
-        add A3, A3, STRIDE
-        mov tmuc, -6
-        mov.ifa tmua, A3
-        add A3, A3, STRIDE
-        mov A2, DST                   ; nop                   ; thrsw   # write address
-        nop
-        nop
+        shl A3, STRIDE, 2
+        add A3, A3, DST               # row 4
+        mov A2, DST                   # write address
         # row 0
         ldtmu.rf50
         ldtmu.rf51
