@@ -14,17 +14,20 @@
 # Constants: the two transforms use 15 multipliers, one per smul24, and the block, the
 # control words and the two transforms' working values leave no registers for them (32
 # coefficient words + 8 unpacked values + 4 packed DCT results + 8 working values + 1
-# product, out of 64 at 2 threads per QPU). Branching per group would not help: a mixed
-# group still needs both transforms in registers at once. So the multipliers come from a
-# table through the second uniform stream, in the order the code uses them: every smul24
-# reads rf0 and its own `ldunifa` fetches the next multiplier, so the loads ride on
-# instructions the transform issues anyway. unifa is rewound for every column and row
-# (Mesa qpu_schedule.c: three instructions between the unifa write and the first ldunifa;
-# no thread switch in that window, and the transforms have none).
+# product, out of 64 at 2 threads per QPU). Branching per group to run one transform would
+# only help groups whose 16 lanes agree; a mixed group still needs both transforms in
+# registers at once. Freeing the destination, stride and record words (re-reading them for
+# the pixels) gains 3 registers, not 15. So the multipliers come from a table through the
+# second uniform stream, in the order the code uses them: every smul24 reads rf0 and its own
+# `ldunifa` fetches the next multiplier, so the loads ride on instructions the transform
+# issues anyway. unifa is rewound for every column and row (Mesa qpu_schedule.c: three
+# instructions between the unifa write and the first ldunifa; no thread switch in that
+# window, and the transforms have none).
 #
 # Per block, in memory:
 #   coefficients  coef_base + 128 k: 64 int16 in FFmpeg's order (block[i + 8 j]); zeroed
-#                 afterwards
+#                 afterwards (a DC-only block: block[0] only, as FFmpeg does; the kernel
+#                 keeps block[1] to write the first word back)
 #   record        table_base + 16 k: u32 GPU address of the top-left pixel (4-byte aligned),
 #                 u32 row stride (a multiple of 4), u32 type (FFmpeg's TxfmType: 0 DCT_DCT,
 #                 1 DCT_ADST = ADST in pass 1, 2 ADST_DCT = ADST in pass 2, 3 ADST_ADST),
@@ -34,6 +37,10 @@
 # address of the multiplier table (vp9_itxfm8.rs, `MULTIPLIERS`): 11585 for the DC-only
 # value, then one column's 44 multipliers (DCT, then ADST), then a pad word read by the last
 # multiply's prefetch.
+#
+# TMU: the record and coefficients are read in rounds of 8 words with a thread switch each,
+# as h264_idct8; the first 4 pixel rows are requested before pass 1, so the two passes hide
+# their latency.
 #
 # Shift counts use their low 5 bits (py-videocore7 test_alu.py: `b % 32`), so the small
 # immediate -16 shifts by 16.
