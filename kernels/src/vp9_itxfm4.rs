@@ -18,7 +18,8 @@ pub enum TxType {
     AdstAdst = 3,
 }
 
-/// One VP9 4x4 block's destination and transform.
+/// One VP9 block's destination and transform (4x4 for `Vp9Itxfm4`, 8x8 for
+/// `Vp9Itxfm8`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Vp9Block {
     pub dest: Dest,

@@ -124,6 +124,7 @@ fn check_prints_one_line_per_kernel() {
         "h264_idct4_dc",
         "h264_idct8_dc",
         "vp9_itxfm4",
+        "vp9_itxfm8",
         "vp9_iwht4",
     ] {
         assert!(

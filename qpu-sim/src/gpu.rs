@@ -313,10 +313,14 @@ impl Gpu {
         while live > 0 {
             epoch_end += timing.quantum;
             let mut progressed = false;
+            // A QPU whose clock is already at or past this quantum's end (a TMU stall that
+            // ended exactly on the boundary) with a thread that can run is no deadlock.
+            let mut ahead = false;
             for q in 0..nqpus as usize {
                 loop {
                     let qs = &mut qpus[q];
                     if qs.clock >= epoch_end {
+                        ahead |= qs.slots.iter().flatten().any(|t| t.runnable());
                         break;
                     }
                     // Pick a thread: the current one, else the next runnable slot in turn. A
@@ -485,6 +489,9 @@ impl Gpu {
                     .min();
                 if let Some(t) = earliest.filter(|&t| t > epoch_end) {
                     epoch_end = t - t % timing.quantum.max(1);
+                    continue;
+                }
+                if ahead {
                     continue;
                 }
                 // Nothing ran and nothing waits for a clock: every thread is stopped at a

@@ -15,6 +15,7 @@ use golden::catalog::{self, Inputs};
 use golden::reference::{H264Idct, Reference, Vp9TxSize, Vp9TxType};
 use golden::rng::Rng;
 use kernels::vp9_itxfm4::{TxType, Vp9Block, Vp9Itxfm4};
+use kernels::vp9_itxfm8::Vp9Itxfm8;
 use kernels::{Dest, Stats};
 use runtime::Device;
 use thiserror::Error;
@@ -27,16 +28,18 @@ pub enum Which {
     H264Idct4Dc,
     H264Idct8Dc,
     Vp9Itxfm4,
+    Vp9Itxfm8,
     Vp9Iwht4,
 }
 
 /// Every kernel, in the order reports list them.
-pub const KERNELS: [Which; 6] = [
+pub const KERNELS: [Which; 7] = [
     Which::H264Idct4,
     Which::H264Idct8,
     Which::H264Idct4Dc,
     Which::H264Idct8Dc,
     Which::Vp9Itxfm4,
+    Which::Vp9Itxfm8,
     Which::Vp9Iwht4,
 ];
 
@@ -48,6 +51,7 @@ impl Which {
             Which::H264Idct4Dc => "h264_idct4_dc",
             Which::H264Idct8Dc => "h264_idct8_dc",
             Which::Vp9Itxfm4 => "vp9_itxfm4",
+            Which::Vp9Itxfm8 => "vp9_itxfm8",
             Which::Vp9Iwht4 => "vp9_iwht4",
         }
     }
@@ -59,7 +63,7 @@ impl Which {
     /// Block width and height in pixels.
     pub fn size(self) -> usize {
         match self {
-            Which::H264Idct8 | Which::H264Idct8Dc => 8,
+            Which::H264Idct8 | Which::H264Idct8Dc | Which::Vp9Itxfm8 => 8,
             _ => 4,
         }
     }
@@ -72,6 +76,7 @@ impl Which {
             Which::H264Idct4Dc => "ff_h264_idct_dc_add_8_c",
             Which::H264Idct8Dc => "ff_h264_idct8_dc_add_8_c",
             Which::Vp9Itxfm4 => "vp9 itxfm_add[TX_4X4][all types]",
+            Which::Vp9Itxfm8 => "vp9 itxfm_add[TX_8X8][all types]",
             Which::Vp9Iwht4 => "vp9 iwht_iwht_4x4_add_c",
         }
     }
@@ -89,6 +94,12 @@ impl Which {
                 "vp9_itxfm_4x4_adst_dct",
                 "vp9_itxfm_4x4_adst_adst",
             ],
+            Which::Vp9Itxfm8 => &[
+                "vp9_itxfm_8x8_dct_dct",
+                "vp9_itxfm_8x8_dct_adst",
+                "vp9_itxfm_8x8_adst_dct",
+                "vp9_itxfm_8x8_adst_adst",
+            ],
             Which::Vp9Iwht4 => &["vp9_itxfm_4x4_wht_wht"],
         }
     }
@@ -100,7 +111,7 @@ impl Which {
             Which::H264Idct8 => Some(H264Idct::Idct8),
             Which::H264Idct4Dc => Some(H264Idct::Idct4Dc),
             Which::H264Idct8Dc => Some(H264Idct::Idct8Dc),
-            Which::Vp9Itxfm4 | Which::Vp9Iwht4 => None,
+            Which::Vp9Itxfm4 | Which::Vp9Itxfm8 | Which::Vp9Iwht4 => None,
         }
     }
 
@@ -120,7 +131,7 @@ impl fmt::Display for Which {
 #[derive(Debug, Error)]
 pub enum CheckError {
     #[error(
-        "unknown kernel `{0}`; the kernels are h264_idct4, h264_idct8, h264_idct4_dc, h264_idct8_dc, vp9_itxfm4, vp9_iwht4"
+        "unknown kernel `{0}`; the kernels are h264_idct4, h264_idct8, h264_idct4_dc, h264_idct8_dc, vp9_itxfm4, vp9_itxfm8, vp9_iwht4"
     )]
     UnknownKernel(String),
     #[error("{0}")]
@@ -224,7 +235,7 @@ impl Batch {
             let block = &case.buffers[1];
             debug_assert_eq!(block.len(), per);
             coefs.extend(block.iter().map(|&c| c as i16));
-            if matches!(which, Which::Vp9Itxfm4 | Which::Vp9Iwht4) {
+            if matches!(which, Which::Vp9Itxfm4 | Which::Vp9Itxfm8 | Which::Vp9Iwht4) {
                 let eob_i = sources[s]
                     .params()
                     .iter()
@@ -266,10 +277,10 @@ impl Batch {
         let elapsed = match self.which.h264_kind() {
             Some(kind) => r.h264_idct_batch(kind, &mut plane, self.stride, &origins, &mut coefs)?,
             None => {
-                let tx = if self.which == Which::Vp9Iwht4 {
-                    Vp9TxSize::Wht
-                } else {
-                    Vp9TxSize::Tx4
+                let tx = match self.which {
+                    Which::Vp9Iwht4 => Vp9TxSize::Wht,
+                    Which::Vp9Itxfm8 => Vp9TxSize::Tx8,
+                    _ => Vp9TxSize::Tx4,
                 };
                 r.vp9_itxfm_batch(tx, &mut plane, self.stride, &origins, &mut coefs, &self.vp9)?
             }
@@ -306,7 +317,7 @@ impl Batch {
                 .run(device, &mut plane, &mut coefs, &dests)?,
             Which::Vp9Iwht4 => kernels::vp9_iwht4::Vp9Iwht4::new(device)?
                 .run(device, &mut plane, &mut coefs, &dests)?,
-            Which::Vp9Itxfm4 => {
+            Which::Vp9Itxfm4 | Which::Vp9Itxfm8 => {
                 let blocks: Vec<Vp9Block> = dests
                     .iter()
                     .zip(&self.vp9)
@@ -321,7 +332,11 @@ impl Batch {
                         eob,
                     })
                     .collect();
-                Vp9Itxfm4::new(device)?.run(device, &mut plane, &mut coefs, &blocks)?
+                if self.which == Which::Vp9Itxfm8 {
+                    Vp9Itxfm8::new(device)?.run(device, &mut plane, &mut coefs, &blocks)?
+                } else {
+                    Vp9Itxfm4::new(device)?.run(device, &mut plane, &mut coefs, &blocks)?
+                }
             }
         };
         let plane_after = plane.to_vec()?;

@@ -107,3 +107,15 @@ fn a_wrong_result_is_reported_with_block_and_byte() {
     assert!(!r.passed());
     assert!(r.first_mismatch.unwrap().contains("block 7: coefficient 3"));
 }
+
+/// `qpu bench`'s own batch (seed 1) of every kernel runs and is exact. On vp9_itxfm8 this
+/// batch once made the emulator report a deadlock: a QPU's TMU stall ended exactly on a
+/// scheduling quantum's boundary, so no QPU ran in the next quantum although one could.
+#[test]
+fn the_bench_batches_run_and_are_exact() {
+    let device = device();
+    for which in KERNELS {
+        let row = kernels_check::bench(&device, which, 1).unwrap();
+        assert!(row.exact, "{which}: the bench batch differs from FFmpeg");
+    }
+}
