@@ -7,7 +7,8 @@
 # share one dispatch.
 #
 # Per block, in memory:
-#   coefficients  coef_base + 32 k: 16 int16 in FFmpeg's order; zeroed afterwards
+#   coefficients  coef_base + 32 k: 16 int16 in FFmpeg's order; cleared afterwards as FFmpeg
+#                 clears them (only block[0] after the DC-only shortcut)
 #   record        table_base + 16 k: u32 GPU address of the top-left pixel (4-byte aligned),
 #                 u32 row stride (a multiple of 4), u32 type (FFmpeg's TxfmType: 0 DCT_DCT,
 #                 1 DCT_ADST = ADST first pass, 2 ADST_DCT = ADST second pass, 3 ADST_ADST),
@@ -232,6 +233,7 @@ group_loop:
         mov rf50, rf25.il             ; mov rf51, rf25.ih
         mov rf52, rf26.il             ; mov rf53, rf26.ih
         mov rf54, rf27.il             ; mov rf55, rf27.ih
+        mov rf25, rf20                # word 0 (block[0], block[1]), for the DC-only write-back
 
         # DC-only value for DCT_DCT blocks with eob == 1 (no int16 steps in FFmpeg's shortcut):
         # t = ((b0 * 11585 + 8192) >> 14) * 11585 + 8192) >> 14; residual (t + 8) >> 4.
@@ -296,6 +298,11 @@ group_loop:
         mov tmud, rf23
         mov tmuc, CFG1
         mov.ifa tmua, ROW3
+        # Clear the coefficients FFmpeg clears: all 16 after a full transform, only block[0]
+        # after the DC-only shortcut (vp9dsp_template.c, itxfm_wrapper).
+        sub TMP, EOB, 1
+        sub.pushn -, BLK, NBLOCKS     # A: this lane has a block
+        or.andnz -, TMP, TYPE         # A: ... and took the full transform
         mov tmud, 0
         mov tmud, 0
         mov tmud, 0
@@ -309,6 +316,14 @@ group_loop:
         mov tmud, 0
         mov tmuc, CFG4
         mov.ifa tmua, TMP
+        sub TMP, EOB, 1
+        sub.pushn -, BLK, NBLOCKS     # A: this lane has a block
+        or.andz -, TMP, TYPE          # A: ... and took the DC-only shortcut
+        shr rf25, rf25, K16
+        shl rf25, rf25, K16           # block[0] = 0, block[1] kept
+        mov tmud, rf25
+        mov tmuc, CFG1
+        mov.ifa tmua, CADDR
 
         add GROUP, GROUP, NTHREADS
         shl TMP, GROUP, 4
