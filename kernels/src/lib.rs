@@ -266,7 +266,59 @@ pub(crate) fn upload_table(device: &Device, words: &[u32]) -> Result<Buffer> {
     Ok(table)
 }
 
-/// Validates a batch of blocks whose records are (address, stride) and runs `kernel` on it.
+/// The part of a dispatch that is not the kernel's own: extra buffers it reads and uniforms
+/// after the common five.
+#[derive(Default)]
+pub(crate) struct Extra<'a> {
+    pub buffers: &'a [&'a Buffer],
+    pub uniforms: &'a [u32],
+}
+
+/// Checks a batch (its size and its coefficient buffer), builds its record table with
+/// `record` (which checks block `k` and appends its words) and runs `kernel` on it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_batch<B>(
+    kernel: &Kernel,
+    device: &Device,
+    plane: &Buffer,
+    coefs: &Buffer,
+    blocks: &[B],
+    coef_bytes: u32,
+    extra: Extra<'_>,
+    mut record: impl FnMut(usize, &B, &mut Vec<u32>) -> Result<()>,
+) -> Result<Stats> {
+    if blocks.len() > MAX_BLOCKS {
+        return Err(Error::TooManyBlocks { max: MAX_BLOCKS });
+    }
+    let need = blocks.len() as u64 * u64::from(coef_bytes);
+    if need > u64::from(coefs.size()) {
+        return Err(Error::CoefBufferTooSmall {
+            have: coefs.size(),
+            need,
+            blocks: blocks.len(),
+        });
+    }
+    let mut words = Vec::with_capacity(blocks.len() * 4);
+    for (k, b) in blocks.iter().enumerate() {
+        record(k, b, &mut words)?;
+    }
+    if blocks.is_empty() {
+        return Ok(Stats::default());
+    }
+    let table = upload_table(device, &words)?;
+    let mut buffers = vec![plane];
+    buffers.extend_from_slice(extra.buffers);
+    kernel.run_blocks(
+        device,
+        &buffers,
+        coefs,
+        &table,
+        blocks.len(),
+        extra.uniforms,
+    )
+}
+
+/// Runs a batch of blocks whose records are (address, stride).
 pub(crate) fn run_addr_stride_blocks(
     kernel: &Kernel,
     device: &Device,
@@ -276,27 +328,19 @@ pub(crate) fn run_addr_stride_blocks(
     size: u32,
     coef_bytes: u32,
 ) -> Result<Stats> {
-    if dests.len() > MAX_BLOCKS {
-        return Err(Error::TooManyBlocks { max: MAX_BLOCKS });
-    }
-    let need = dests.len() as u64 * u64::from(coef_bytes);
-    if need > u64::from(coefs.size()) {
-        return Err(Error::CoefBufferTooSmall {
-            have: coefs.size(),
-            need,
-            blocks: dests.len(),
-        });
-    }
     let base = plane.gpu_addr();
-    let mut words = Vec::with_capacity(dests.len() * 2);
-    for (k, d) in dests.iter().enumerate() {
-        check_dest(k, *d, size, plane)?;
-        words.push(base + d.offset);
-        words.push(d.stride);
-    }
-    if dests.is_empty() {
-        return Ok(Stats::default());
-    }
-    let table = upload_table(device, &words)?;
-    kernel.run_blocks(device, &[plane], coefs, &table, dests.len(), &[])
+    run_batch(
+        kernel,
+        device,
+        plane,
+        coefs,
+        dests,
+        coef_bytes,
+        Extra::default(),
+        |k, d, words| {
+            check_dest(k, *d, size, plane)?;
+            words.extend_from_slice(&[base + d.offset, d.stride]);
+            Ok(())
+        },
+    )
 }

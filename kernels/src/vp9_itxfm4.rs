@@ -4,7 +4,7 @@
 
 use runtime::{Buffer, Device};
 
-use crate::{Dest, Error, Kernel, MAX_BLOCKS, Result, Stats, check_dest, code, upload_table};
+use crate::{Dest, Error, Extra, Kernel, Result, Stats, check_dest, code, run_batch};
 
 /// FFmpeg's `TxfmType` order: the vertical transform first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,43 +56,45 @@ impl Vp9Itxfm4 {
         coefs: &mut Buffer,
         blocks: &[Vp9Block],
     ) -> Result<Stats> {
-        if blocks.len() > MAX_BLOCKS {
-            return Err(Error::TooManyBlocks { max: MAX_BLOCKS });
-        }
-        let need = blocks.len() as u64 * u64::from(Self::COEF_BYTES);
-        if need > u64::from(coefs.size()) {
-            return Err(Error::CoefBufferTooSmall {
-                have: coefs.size(),
-                need,
-                blocks: blocks.len(),
+        let mut uniforms = vec![0xffff_ffff, 0xfffa_fbfc];
+        uniforms.extend_from_slice(&CONSTANTS);
+        let extra = Extra {
+            buffers: &[],
+            uniforms: &uniforms,
+        };
+        let record = vp9_record(plane, 4);
+        run_batch(
+            &self.kernel,
+            device,
+            plane,
+            coefs,
+            blocks,
+            Self::COEF_BYTES,
+            extra,
+            record,
+        )
+    }
+}
+
+/// The record of a VP9 block of `size` x `size`: address, stride, type, eob; checks the
+/// destination and that eob is 1..=size*size (FFmpeg's decoder passes the scan position of
+/// the last non-zero coefficient + 1).
+pub(crate) fn vp9_record(
+    plane: &Buffer,
+    size: u32,
+) -> impl FnMut(usize, &Vp9Block, &mut Vec<u32>) -> Result<()> + '_ {
+    let base = plane.gpu_addr();
+    move |k, b, words| {
+        check_dest(k, b.dest, size, plane)?;
+        if !(1..=size * size).contains(&b.eob) {
+            return Err(Error::BadParameter {
+                block: k,
+                what: "eob",
+                value: b.eob,
+                expected: "1..=size*size (the scan position of the last non-zero coefficient + 1)",
             });
         }
-        let base = plane.gpu_addr();
-        let mut words = Vec::with_capacity(blocks.len() * 4);
-        for (k, b) in blocks.iter().enumerate() {
-            check_dest(k, b.dest, 4, plane)?;
-            if b.eob > 16 {
-                return Err(Error::BadParameter {
-                    block: k,
-                    what: "eob",
-                    value: b.eob,
-                    expected: "0..=16 for a 4x4 block",
-                });
-            }
-            words.extend_from_slice(&[
-                base + b.dest.offset,
-                b.dest.stride,
-                b.tx_type as u32,
-                b.eob,
-            ]);
-        }
-        if blocks.is_empty() {
-            return Ok(Stats::default());
-        }
-        let table = upload_table(device, &words)?;
-        let mut extra = vec![0xffff_ffff, 0xfffa_fbfc];
-        extra.extend_from_slice(&CONSTANTS);
-        self.kernel
-            .run_blocks(device, &[plane], coefs, &table, blocks.len(), &extra)
+        words.extend_from_slice(&[base + b.dest.offset, b.dest.stride, b.tx_type as u32, b.eob]);
+        Ok(())
     }
 }

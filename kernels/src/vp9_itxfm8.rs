@@ -4,8 +4,8 @@
 
 use runtime::{Buffer, Device};
 
-use crate::vp9_itxfm4::Vp9Block;
-use crate::{Error, Kernel, MAX_BLOCKS, Result, Stats, check_dest, code, upload_table};
+use crate::vp9_itxfm4::{Vp9Block, vp9_record};
+use crate::{Extra, Kernel, Result, Stats, code, run_batch, upload_table};
 
 /// The multipliers in the order the kernel's second uniform stream reads them
 /// (`vp9_itxfm8.qasm`): the DC-only value's 11585, then one column's DCT (`idct8_1d`) and
@@ -52,47 +52,20 @@ impl Vp9Itxfm8 {
         coefs: &mut Buffer,
         blocks: &[Vp9Block],
     ) -> Result<Stats> {
-        if blocks.len() > MAX_BLOCKS {
-            return Err(Error::TooManyBlocks { max: MAX_BLOCKS });
-        }
-        let need = blocks.len() as u64 * u64::from(Self::COEF_BYTES);
-        if need > u64::from(coefs.size()) {
-            return Err(Error::CoefBufferTooSmall {
-                have: coefs.size(),
-                need,
-                blocks: blocks.len(),
-            });
-        }
-        let base = plane.gpu_addr();
-        let mut words = Vec::with_capacity(blocks.len() * 4);
-        for (k, b) in blocks.iter().enumerate() {
-            check_dest(k, b.dest, 8, plane)?;
-            if !(1..=64).contains(&b.eob) {
-                return Err(Error::BadParameter {
-                    block: k,
-                    what: "eob",
-                    value: b.eob,
-                    expected: "1..=64 for an 8x8 block (the scan position of its last non-zero coefficient + 1)",
-                });
-            }
-            words.extend_from_slice(&[
-                base + b.dest.offset,
-                b.dest.stride,
-                b.tx_type as u32,
-                b.eob,
-            ]);
-        }
-        if blocks.is_empty() {
-            return Ok(Stats::default());
-        }
-        let table = upload_table(device, &words)?;
-        self.kernel.run_blocks(
+        let extra = Extra {
+            buffers: &[&self.multipliers],
+            uniforms: &[self.multipliers.gpu_addr()],
+        };
+        let record = vp9_record(plane, 8);
+        run_batch(
+            &self.kernel,
             device,
-            &[plane, &self.multipliers],
+            plane,
             coefs,
-            &table,
-            blocks.len(),
-            &[self.multipliers.gpu_addr()],
+            blocks,
+            Self::COEF_BYTES,
+            extra,
+            record,
         )
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use golden_fixtures::{Fixture, default_dir};
+use kernels::vp9_itxfm4::{TxType, Vp9Block};
 use kernels::{Dest, Stats};
 use runtime::{Buffer, Device};
 
@@ -140,4 +141,77 @@ pub fn device() -> Device {
     let d = Device::open().expect("open a device");
     eprintln!("running on: {}", d.description());
     d
+}
+
+/// FFmpeg's VP9 DC-only form (DCT_DCT, eob 1) reads only `block[0]` and clears only
+/// `block[0]`, whatever the other coefficients hold; a DCT_DCT block with a larger eob runs
+/// the full transform and clears them all. The fixtures' DC-only blocks have nothing behind
+/// the DC, on which both forms agree, so this puts coefficients there (which a conforming
+/// decoder never leaves). `size` is 4 or 8; `run` runs the kernel on the batch.
+pub fn vp9_dc_only_keeps_the_other_coefficients(
+    size: u32,
+    run: impl FnOnce(&Device, &mut Buffer, &mut Buffer, &[Vp9Block]) -> kernels::Result<Stats>,
+) {
+    let device = device();
+    let n_coefs = (size * size) as usize;
+    // vp9dsp_template.c, itxfm_wrapper: the DC-only residual is (t + round) >> bits, with
+    // bits 4 for 4x4 and 5 for 8x8.
+    let bits = if size == 4 { 4 } else { 5 };
+    let stride = 2 * size + 8;
+    let dc = [1000i16, -32768, 700, 32767, -5];
+    let n = dc.len();
+    let mut pixels = vec![0u8; (stride * size * n as u32) as usize];
+    for (i, p) in pixels.iter_mut().enumerate() {
+        *p = (i * 37 % 256) as u8;
+    }
+    let mut coefs_in = vec![0i16; n_coefs * n];
+    let mut blocks = Vec::new();
+    for (b, &d) in dc.iter().enumerate() {
+        coefs_in[n_coefs * b] = d;
+        // Block 2 is a full DCT_DCT block holding only its DC (eob 2): the same pixels, every
+        // coefficient cleared. The others are DC-only with other coefficients behind the DC.
+        if b != 2 {
+            for i in 1..n_coefs {
+                coefs_in[n_coefs * b + i] =
+                    (i as i16 * 311 - 5000) * if b % 2 == 0 { 1 } else { -1 };
+            }
+        }
+        blocks.push(Vp9Block {
+            dest: kernels::Dest {
+                offset: stride * size * b as u32 + 4,
+                stride,
+            },
+            tx_type: TxType::DctDct,
+            eob: if b == 2 { 2 } else { 1 },
+        });
+    }
+    let mut plane = device.alloc(pixels.len() as u32).unwrap();
+    plane.write(0, &pixels).unwrap();
+    let mut coefs = device.alloc(coefs_in.len() as u32 * 2).unwrap();
+    coefs.write_pod(0, &coefs_in).unwrap();
+    run(&device, &mut plane, &mut coefs, &blocks).unwrap();
+
+    let mut want = pixels.clone();
+    let mut want_coefs = coefs_in.clone();
+    for (b, &d) in dc.iter().enumerate() {
+        let t = ((i32::from(d) * 11585 + (1 << 13)) >> 14) * 11585 + (1 << 13);
+        let r = ((t >> 14) + (1 << (bits - 1))) >> bits;
+        for y in 0..size {
+            for x in 0..size {
+                let at = (stride * (size * b as u32 + y) + 4 + x) as usize;
+                want[at] = (i32::from(want[at]) + r).clamp(0, 255) as u8;
+            }
+        }
+        if b == 2 {
+            want_coefs[n_coefs * b..n_coefs * (b + 1)].fill(0);
+        } else {
+            want_coefs[n_coefs * b] = 0;
+        }
+    }
+    assert_eq!(plane.to_vec().unwrap(), want, "pixels");
+    assert_eq!(
+        coefs.read_pod::<i16>(0, coefs_in.len()).unwrap(),
+        want_coefs,
+        "coefficients"
+    );
 }
