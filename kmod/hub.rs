@@ -11,6 +11,7 @@ use core::ffi::{c_char, c_int, c_long, c_uint, c_ulong};
 use core::ptr;
 
 use daedalus_kmod_core::{Decoder, Error as CoreError, MAX_BUFFERS};
+use daedalus_proto::chardev::RecvArg;
 use daedalus_proto::{
     decode_from, Capabilities, ErrorCode, Frame, Hello, Message, Role, MAX_MESSAGE_LEN,
 };
@@ -35,10 +36,8 @@ const DEAD_AFTER_MS: u32 = 800;
 /// Watchdog period.
 pub(crate) const WATCHDOG_MS: u32 = 100;
 
-/// `DAEDALUS_IOC_RECV`: `_IOWR('D', 1, struct daedalus_recv)`. Reads the next message like
-/// `read()` and, if it carries a dmabuf (`AttachBuffer`), installs it as a new close-on-exec
-/// file descriptor of the caller and returns its number in `fd` (-1 otherwise).
-pub(crate) const DAEDALUS_IOC_RECV: c_uint = (3 << 30) | (16 << 16) | ((b'D' as c_uint) << 8) | 1;
+/// `DAEDALUS_IOC_RECV` and its argument, defined once in the protocol crate for both ends.
+pub(crate) const DAEDALUS_IOC_RECV: c_uint = daedalus_proto::chardev::IOC_RECV;
 
 // Poll bits (`include/uapi/linux/eventpoll.h`); bindgen cannot evaluate their `__force` casts.
 const EPOLLIN: u32 = 0x0001;
@@ -51,18 +50,6 @@ const EPOLLWRNORM: u32 = 0x0100;
 /// An errno the `kernel` crate of 6.12 does not name.
 pub(crate) fn errno_of(v: u32) -> c_int {
     -(v as c_int)
-}
-
-/// The argument of [`DAEDALUS_IOC_RECV`].
-#[repr(C)]
-#[derive(Default)]
-struct RecvArg {
-    /// User address of a buffer of at least `MAX_MESSAGE_LEN` bytes.
-    buf: u64,
-    /// Its length.
-    len: u32,
-    /// Out: the installed file descriptor, or -1.
-    fd: i32,
 }
 
 /// One encoded message for the daemon, possibly with a dmabuf reference it owns.

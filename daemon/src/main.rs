@@ -21,12 +21,16 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Serve the module side: accept connections on a SOCK_SEQPACKET socket and decode
-    /// their sessions until SIGTERM.
+    /// Serve the module side until SIGTERM: the kernel module's character device with
+    /// `--device`, otherwise connections on a SOCK_SEQPACKET socket.
     Serve {
-        /// Socket path to listen on.
+        /// Socket path to listen on (the loopback transport, without the kernel module).
         #[arg(long, default_value = "/run/daedalus/daemon.sock")]
         listen: PathBuf,
+        /// Serve daedalus.ko through its character device (usually /dev/daedalus) instead of
+        /// a socket. Needs root (CAP_SYS_ADMIN), as the module admits nobody else.
+        #[arg(long, conflicts_with = "listen")]
+        device: Option<PathBuf>,
         /// Decoding threads per session.
         #[arg(long, default_value_t = 1)]
         threads: u32,
@@ -119,15 +123,19 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve {
             listen,
+            device,
             threads,
             max_sessions,
-        } => serve(
-            &listen,
-            &daedalus_daemon::server::ServerConfig {
+        } => {
+            let cfg = daedalus_daemon::server::ServerConfig {
                 max_sessions: max_sessions.max(1),
                 threads: threads.max(1),
-            },
-        ),
+            };
+            match device {
+                Some(dev) => serve_device(&dev, &cfg),
+                None => serve(&listen, &cfg),
+            }
+        }
         Command::Decode {
             input,
             output,
@@ -162,22 +170,10 @@ fn run(cli: Cli) -> Result<()> {
 /// the process exits 0.
 fn serve(path: &std::path::Path, cfg: &daedalus_daemon::server::ServerConfig) -> Result<()> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-    use nix::sys::signal::{SigSet, Signal};
-    use nix::sys::signalfd::{SfdFlags, SignalFd};
     use std::os::fd::AsFd;
     use std::sync::Arc;
 
-    // Block the signals before any thread starts, so they all inherit the mask and the
-    // signals are only ever seen through the signalfd.
-    let mut mask = SigSet::empty();
-    mask.add(Signal::SIGTERM);
-    mask.add(Signal::SIGINT);
-    mask.thread_block()
-        .context(Fatal::Os)
-        .context("cannot block SIGTERM")?;
-    let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)
-        .context(Fatal::Os)
-        .context("cannot create a signalfd")?;
+    let sigfd = stop_signals()?;
     // Connection threads watch the read end; one write wakes them all, and it stays readable.
     let (stop_rx, stop_tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .context(Fatal::Os)
@@ -236,6 +232,100 @@ fn serve(path: &std::path::Path, cfg: &daedalus_daemon::server::ServerConfig) ->
         let _ = c.join();
     }
     let _ = std::fs::remove_file(path);
+    tracing::info!("daedalusd stopped");
+    Ok(())
+}
+
+/// Blocks SIGTERM and SIGINT and returns a signalfd that becomes readable when one arrives.
+/// Called before any thread starts, so they all inherit the mask and the signals are only
+/// ever seen through the signalfd.
+fn stop_signals() -> Result<nix::sys::signalfd::SignalFd> {
+    use nix::sys::signal::{SigSet, Signal};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGTERM);
+    mask.add(Signal::SIGINT);
+    mask.thread_block()
+        .context(Fatal::Os)
+        .context("cannot block SIGTERM")?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)
+        .context(Fatal::Os)
+        .context("cannot create a signalfd")
+}
+
+/// Waits up to `ms` for a stop signal; true if one arrived (and logs it).
+fn stop_requested(sigfd: &nix::sys::signalfd::SignalFd, ms: u16) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let mut fds = [PollFd::new(sigfd.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::from(ms)) {
+        Ok(n) if n > 0 => {
+            if let Ok(Some(info)) = sigfd.read_signal() {
+                tracing::info!(signal = info.ssi_signo, "shutting down");
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Serves the kernel module through its character device until SIGTERM/SIGINT. The module
+/// admits one daemon; if it declares this one dead (silent too long, or not reading) it
+/// ends the connection, and the daemon opens the device again and serves as a new instance.
+fn serve_device(path: &std::path::Path, cfg: &daedalus_daemon::server::ServerConfig) -> Result<()> {
+    use daedalus_daemon::server::Outcome;
+    use daedalus_daemon::transport::Channel;
+    use std::os::fd::AsFd;
+    use std::sync::Arc;
+
+    let sigfd = stop_signals()?;
+    let mut attached_once = false;
+    loop {
+        let chan = match Channel::open_device(path) {
+            Ok(c) => Arc::new(c),
+            // At start-up a missing module or missing privilege is a set-up error to report.
+            Err(e) if !attached_once => {
+                return Err(e)
+                    .context(Fatal::Os)
+                    .context("cannot serve the kernel module");
+            }
+            Err(e) => {
+                tracing::warn!("{e}; trying again in 1 s");
+                if stop_requested(&sigfd, 1000) {
+                    break;
+                }
+                continue;
+            }
+        };
+        attached_once = true;
+        tracing::info!(device = %path.display(), "daedalusd serving the kernel module");
+        match daedalus_daemon::server::serve(chan, cfg, Some(sigfd.as_fd())) {
+            Ok(Outcome::Stopped) => {
+                if let Ok(Some(info)) = sigfd.read_signal() {
+                    tracing::info!(signal = info.ssi_signo, "stopped");
+                }
+                break;
+            }
+            Ok(Outcome::PeerClosed) => {
+                tracing::warn!(
+                    "the module ended the connection (it declared this daemon dead); reopening"
+                )
+            }
+            // Not a disconnect: the device does not behave as daedalus.ko does (e.g. the
+            // path names another file). Reopening would fail the same way.
+            Err(e) => {
+                return Err(e).context(Fatal::Os).with_context(|| {
+                    format!(
+                        "serving {} failed; is it daedalus.ko's character device?",
+                        path.display()
+                    )
+                });
+            }
+        }
+        if stop_requested(&sigfd, 200) {
+            break;
+        }
+    }
     tracing::info!("daedalusd stopped");
     Ok(())
 }

@@ -169,7 +169,11 @@ pub fn serve(
             ) {
                 warn!("could not say goodbye: {e}");
             }
-            linger(&chan);
+            // The module handles a write whole before it returns, so on the character device
+            // the goodbye has arrived; only a socket can lose it to a reset.
+            if !chan.is_device() {
+                linger(&chan);
+            }
             break Outcome::Stopped;
         }
         if !readable {

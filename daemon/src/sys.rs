@@ -819,3 +819,39 @@ pub fn adopt_accepted_fd(raw: std::os::fd::RawFd) -> std::os::fd::OwnedFd {
     // SAFETY: accept4 returned a new descriptor that nothing else owns.
     unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) }
 }
+
+/// One `DAEDALUS_IOC_RECV` on the module's character device: copies the next message into
+/// `buf` and returns its length and the dmabuf descriptor the module installed for it, if
+/// any (`daedalus_proto::chardev`). Blocks unless the device was opened non-blocking.
+pub fn chardev_recv(
+    dev: std::os::fd::BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> Result<(usize, Option<std::os::fd::OwnedFd>), nix::errno::Errno> {
+    use daedalus_proto::chardev::{IOC_RECV, RecvArg};
+    use nix::errno::Errno;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let len = u32::try_from(buf.len()).map_err(|_| Errno::EINVAL)?;
+    if buf.len() < daedalus_proto::MAX_MESSAGE_LEN {
+        // The module refuses shorter buffers with EMSGSIZE; say so before asking.
+        return Err(Errno::EMSGSIZE);
+    }
+    let mut arg = RecvArg {
+        buf: buf.as_mut_ptr() as u64,
+        len,
+        fd: -1,
+    };
+    // SAFETY: IOC_RECV takes a pointer to a `RecvArg` (layout asserted in daedalus-proto),
+    // which lives on this stack frame for the whole call; the module writes at most `len`
+    // bytes to `arg.buf`, which `buf` provides (exclusively borrowed for the call), and
+    // writes back only the 16 bytes of `arg`.
+    let ret = unsafe { nix::libc::ioctl(dev.as_raw_fd(), IOC_RECV as _, &mut arg as *mut RecvArg) };
+    let n = Errno::result(ret)?;
+    // SAFETY: on success a non-negative `fd` is a descriptor the module has just installed
+    // in this process for this message; nothing else owns it, so it is adopted exactly once.
+    let fd = (arg.fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(arg.fd) });
+    let n = usize::try_from(n).map_err(|_| Errno::EPROTO)?;
+    if n > buf.len() {
+        return Err(Errno::EPROTO);
+    }
+    Ok((n, fd))
+}

@@ -1,9 +1,17 @@
 //! Message transport between the daemon and the module side.
 //!
-//! A [`Channel`] is a connected `SOCK_SEQPACKET` Unix socket: one packet per message, file
-//! descriptors travel as `SCM_RIGHTS` on the packet they belong to. It is the loopback
-//! stand-in for the character device, and also what `daedalusd serve --listen` accepts.
-//! Either end may send from several threads at once (one `sendmsg` is one packet).
+//! A [`Channel`] is one of two things:
+//!
+//! * the kernel module's character device (`/dev/daedalus`, [`Channel::open_device`]): one
+//!   `write` per message to the module, one `DAEDALUS_IOC_RECV` ioctl per message from it,
+//!   which also installs the dmabuf an `AttachBuffer` carries
+//!   ([`daedalus_proto::chardev`]);
+//! * a connected `SOCK_SEQPACKET` Unix socket: one packet per message, file descriptors as
+//!   `SCM_RIGHTS` on the packet they belong to. It is the loopback stand-in for the
+//!   character device, and also what `daedalusd serve --listen` accepts.
+//!
+//! Either end may send from several threads at once (one `write` or `sendmsg` is one
+//! message; the module handles each `write` whole under its lock).
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -45,6 +53,20 @@ pub enum TransportError {
     /// A message we were about to send did not validate (a daemon bug).
     #[error(transparent)]
     Encode(#[from] EncodeError),
+    /// Descriptors were to be sent where the transport cannot carry them (the character
+    /// device takes none from the daemon; a daemon bug).
+    #[error("the character device cannot carry file descriptors to the module")]
+    FdsUnsupported,
+    /// The character device cannot be opened.
+    #[error("cannot open {path}: {errno}; {hint}")]
+    Open {
+        /// The device path.
+        path: String,
+        /// Why.
+        errno: Errno,
+        /// What to do about it.
+        hint: &'static str,
+    },
 }
 
 fn sys(call: &'static str) -> impl Fn(Errno) -> TransportError {
@@ -70,10 +92,20 @@ impl Packet {
     }
 }
 
+/// What a [`Channel`]'s descriptor is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// A `SOCK_SEQPACKET` Unix socket.
+    Socket,
+    /// The module's character device.
+    Device,
+}
+
 /// One end of a connection.
 #[derive(Debug)]
 pub struct Channel {
     fd: OwnedFd,
+    kind: Kind,
 }
 
 impl Channel {
@@ -86,7 +118,7 @@ impl Channel {
             SockFlag::SOCK_CLOEXEC,
         )
         .map_err(sys("socketpair"))?;
-        Ok((Channel { fd: a }, Channel { fd: b }))
+        Ok((Channel::socket(a), Channel::socket(b)))
     }
 
     /// Connects to a daemon listening at `path`.
@@ -100,7 +132,102 @@ impl Channel {
         .map_err(sys("socket"))?;
         let addr = UnixAddr::new(path).map_err(sys("socket address"))?;
         socket::connect(fd.as_raw_fd(), &addr).map_err(sys("connect"))?;
-        Ok(Channel { fd })
+        Ok(Channel::socket(fd))
+    }
+
+    fn socket(fd: OwnedFd) -> Channel {
+        Channel {
+            fd,
+            kind: Kind::Socket,
+        }
+    }
+
+    /// Opens the module's character device (`/dev/daedalus`). The module admits one opener
+    /// at a time and only with `CAP_SYS_ADMIN`; it greets with its `Hello` right away.
+    pub fn open_device(path: &Path) -> Result<Channel, TransportError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(nix::libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| {
+                let errno = Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO));
+                let hint = match errno {
+                    Errno::EPERM | Errno::EACCES => {
+                        "the module admits only root (CAP_SYS_ADMIN); run daedalusd as root"
+                    }
+                    Errno::EBUSY => "another daemon has it open; stop that one first",
+                    Errno::ENOENT | Errno::ENXIO | Errno::ENODEV => {
+                        "is daedalus.ko loaded? (modprobe daedalus)"
+                    }
+                    _ => "check the device node and the kernel log",
+                };
+                TransportError::Open {
+                    path: path.display().to_string(),
+                    errno,
+                    hint,
+                }
+            })?;
+        Ok(Channel::from_device_fd(file.into()))
+    }
+
+    /// A channel over an already open character device.
+    pub fn from_device_fd(fd: OwnedFd) -> Channel {
+        Channel {
+            fd,
+            kind: Kind::Device,
+        }
+    }
+
+    /// Whether this is the module's character device rather than a socket.
+    pub fn is_device(&self) -> bool {
+        self.kind == Kind::Device
+    }
+
+    /// One `write` of one whole message to the character device.
+    fn write_device(&self, bytes: &[u8]) -> Result<(), TransportError> {
+        loop {
+            match nix::unistd::write(&self.fd, bytes) {
+                Ok(n) if n == bytes.len() => return Ok(()),
+                // The module takes a message whole or not at all; a short count would mean
+                // it is not the device this transport expects.
+                Ok(_) => {
+                    return Err(TransportError::Sys {
+                        call: "write",
+                        errno: Errno::EMSGSIZE,
+                    });
+                }
+                Err(Errno::EINTR) => continue,
+                // The module declared this daemon dead (it stopped answering, or its queue
+                // overflowed): the connection is over, as for a closed socket.
+                Err(Errno::EPIPE) => return Err(TransportError::Disconnected),
+                Err(e) => return Err(sys("write")(e)),
+            }
+        }
+    }
+
+    fn recv_device(&self) -> Result<Option<Packet>, TransportError> {
+        let mut buf = vec![0u8; MAX_MESSAGE_LEN];
+        loop {
+            match crate::sys::chardev_recv(self.fd.as_fd(), &mut buf) {
+                Ok((n, fd)) => {
+                    buf.truncate(n);
+                    return Ok(Some(Packet {
+                        bytes: buf,
+                        fds: fd.into_iter().collect(),
+                    }));
+                }
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EPIPE) => return Ok(None),
+                Err(e) => {
+                    return Err(TransportError::Sys {
+                        call: "DAEDALUS_IOC_RECV",
+                        errno: e,
+                    });
+                }
+            }
+        }
     }
 
     /// Sends `msg` on `session` with `fds` attached.
@@ -112,6 +239,12 @@ impl Channel {
     ) -> Result<(), TransportError> {
         let mut buf = [0u8; MAX_MESSAGE_LEN];
         let n = msg.encode(session, &mut buf)?;
+        if self.kind == Kind::Device {
+            if !fds.is_empty() {
+                return Err(TransportError::FdsUnsupported);
+            }
+            return self.write_device(&buf[..n]);
+        }
         let raw: Vec<i32> = fds.iter().map(|f| f.as_raw_fd()).collect();
         let cmsg = [ControlMessage::ScmRights(&raw)];
         let cmsgs: &[ControlMessage<'_>] = if raw.is_empty() { &[] } else { &cmsg };
@@ -133,6 +266,9 @@ impl Channel {
     /// Sends raw bytes as one packet, unvalidated: for tests and fuzzing the daemon's
     /// validation, never for real traffic.
     pub fn send_bytes(&self, bytes: &[u8]) -> Result<(), TransportError> {
+        if self.kind == Kind::Device {
+            return self.write_device(bytes);
+        }
         socket::sendmsg::<()>(
             self.fd.as_raw_fd(),
             &[IoSlice::new(bytes)],
@@ -144,8 +280,13 @@ impl Channel {
         .map_err(sys("sendmsg"))
     }
 
-    /// Receives one packet; `Ok(None)` when the peer has closed the connection.
+    /// Receives one packet; `Ok(None)` when the peer has closed the connection (on the
+    /// character device: when the module declared this daemon dead, which only a new open
+    /// undoes). Blocks until a message is there.
     pub fn recv(&self) -> Result<Option<Packet>, TransportError> {
+        if self.kind == Kind::Device {
+            return self.recv_device();
+        }
         let mut buf = vec![0u8; MAX_MESSAGE_LEN + 1];
         let mut cmsg = nix::cmsg_space!([i32; 4]);
         loop {
@@ -191,13 +332,21 @@ impl Channel {
         }
     }
 
-    /// Stops sending; the peer reads the end of the connection after what was sent.
+    /// Stops sending; the peer reads the end of the connection after what was sent. A no-op
+    /// on the character device, where only closing it ends the connection.
     pub fn shutdown_write(&self) {
+        if self.kind == Kind::Device {
+            return;
+        }
         let _ = socket::shutdown(self.fd.as_raw_fd(), socket::Shutdown::Write);
     }
 
-    /// Shuts the connection down both ways, waking any thread blocked in `recv`.
+    /// Shuts the connection down both ways, waking any thread blocked in `recv`. A no-op
+    /// on the character device (the daemon side never blocks in `recv` without a poll first).
     pub fn shutdown(&self) {
+        if self.kind == Kind::Device {
+            return;
+        }
         let _ = socket::shutdown(self.fd.as_raw_fd(), socket::Shutdown::Both);
     }
 }
@@ -240,9 +389,7 @@ impl Listener {
         loop {
             match socket::accept4(self.fd.as_raw_fd(), SockFlag::SOCK_CLOEXEC) {
                 Ok(raw) => {
-                    return Ok(Channel {
-                        fd: crate::sys::adopt_accepted_fd(raw),
-                    });
+                    return Ok(Channel::socket(crate::sys::adopt_accepted_fd(raw)));
                 }
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(sys("accept")(e)),
@@ -254,5 +401,114 @@ impl Listener {
 impl AsFd for Listener {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use daedalus_proto::{Hello, Message, Role};
+
+    fn hello() -> Message<'static> {
+        Message::Hello(Hello {
+            minor: 0,
+            role: Role::Daemon,
+            instance: 7,
+        })
+    }
+
+    /// A device channel over one end of a socketpair: the write side behaves as on
+    /// `/dev/daedalus` (one `write` per message), which the other end can check.
+    fn fake_device() -> (Channel, Channel) {
+        let (a, b) = socket::socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        (Channel::from_device_fd(a), Channel::socket(b))
+    }
+
+    #[test]
+    fn recv_ioctl_number_matches_the_kernel_encoding() {
+        // nix encodes _IOWR with the architecture's own ioctl layout; the protocol crate
+        // spells the generic one out. Both must name the module's ioctl.
+        let nix_code = nix::request_code_readwrite!(
+            daedalus_proto::chardev::IOC_TYPE,
+            daedalus_proto::chardev::IOC_RECV_NR,
+            std::mem::size_of::<daedalus_proto::chardev::RecvArg>()
+        );
+        assert_eq!(nix_code as u32, daedalus_proto::chardev::IOC_RECV);
+        assert_eq!(daedalus_proto::chardev::IOC_RECV, 0xC010_4401);
+    }
+
+    #[test]
+    fn device_sends_one_message_per_write() {
+        let (dev, peer) = fake_device();
+        assert!(dev.is_device());
+        dev.send(0, &hello(), &[]).unwrap();
+        dev.send(0, &Message::Pong { nonce: 9 }, &[]).unwrap();
+        let p = peer.recv().unwrap().unwrap();
+        assert!(p.fds.is_empty());
+        assert_eq!(p.decode(Role::Daemon).unwrap().message, hello());
+        let p = peer.recv().unwrap().unwrap();
+        assert_eq!(
+            p.decode(Role::Daemon).unwrap().message,
+            Message::Pong { nonce: 9 }
+        );
+    }
+
+    #[test]
+    fn device_refuses_to_send_descriptors() {
+        let (dev, peer) = fake_device();
+        let r = dev.send(0, &hello(), &[peer.as_fd()]);
+        assert!(matches!(r, Err(TransportError::FdsUnsupported)), "{r:?}");
+    }
+
+    #[test]
+    fn device_write_to_a_dead_connection_is_a_disconnect() {
+        let (dev, peer) = fake_device();
+        drop(peer);
+        let r = dev.send(0, &hello(), &[]);
+        assert!(matches!(r, Err(TransportError::Disconnected)), "{r:?}");
+    }
+
+    #[test]
+    fn device_recv_uses_the_ioctl() {
+        // A socket does not know DAEDALUS_IOC_RECV: the error names the ioctl, so a daemon
+        // pointed at the wrong file says what went wrong.
+        let (dev, peer) = fake_device();
+        peer.send(0, &hello(), &[]).unwrap();
+        match dev.recv() {
+            Err(TransportError::Sys { call, errno }) => {
+                assert_eq!(call, "DAEDALUS_IOC_RECV");
+                assert_eq!(errno, Errno::ENOTTY);
+            }
+            other => panic!(
+                "expected the ioctl to fail on a socket, got {:?}",
+                other.map(|p| p.map(|p| p.bytes))
+            ),
+        }
+    }
+
+    #[test]
+    fn opening_a_missing_device_says_to_load_the_module() {
+        let e = Channel::open_device(Path::new("/nonexistent/daedalus")).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            matches!(
+                e,
+                TransportError::Open {
+                    errno: Errno::ENOENT,
+                    ..
+                }
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("/nonexistent/daedalus") && text.contains("daedalus.ko"),
+            "{text}"
+        );
     }
 }

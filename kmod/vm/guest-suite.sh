@@ -341,7 +341,7 @@ fi
 # -------------------------------------------------------------- end to end with the daemon
 # These need the daemon binary with its /dev/daedalus transport and the committed streams.
 STREAMS=$WORKSPACE/golden/streams
-E2E="ffmpeg-h264 ffmpeg-vp9 gst-h264 gst-vp9 v4l2r-client compliance-streaming daemon-kill"
+E2E="ffmpeg-h264 ffmpeg-vp9 gst-h264 gst-vp9 v4l2r-client compliance-streaming daemon-kill daemon-sigterm"
 why=""
 if [ -z "$DAEMON" ] || [ ! -x "$DAEMON" ]; then
     why="the daemon binary (target/*/daedalusd) is not built"
@@ -353,33 +353,150 @@ fi
 if [ -n "$why" ]; then
     for t in $E2E; do skip "$t" "$why"; done
 else
-    "$DAEMON" serve --device /dev/daedalus >"$OUT/daemon.log" 2>&1 &
-    daemon=$!
-    sleep 2
-    decode_check() { # name codec stream
-        local name=$1 codec=$2 s=$3
-        ffmpeg -v error -threads 1 -i "$s" -f rawvideo -pix_fmt nv12 "$OUT/$name.ref" &&
-        timeout 300 ffmpeg -v error -c:v "$codec" -i "$s" -f rawvideo -pix_fmt nv12 "$OUT/$name.out" \
-            2>"$OUT/$name.err"
-        if cmp -s "$OUT/$name.ref" "$OUT/$name.out"; then
-            pass "$name" "$(basename "$s") byte-identical to software decode"
+    attached() { dmesg | grep -c 'daemon attached'; }
+    start_daemon() { # returns once the module has the daemon's capabilities
+        local before tries=0
+        before=$(attached)
+        "$DAEMON" serve --device /dev/daedalus >>"$OUT/daemon.log" 2>&1 &
+        daemon=$!
+        while [ "$(attached)" -le "$before" ] && [ $tries -lt 300 ]; do
+            sleep 0.1
+            tries=$((tries + 1))
+        done
+        [ "$(attached)" -gt "$before" ] || log "the daemon did not attach in 30 s"
+    }
+    start_daemon
+    decode_one() { # codec stream -> 0 if the hardware path's NV12 equals the software decode
+        local codec=$1 s=$2 b
+        b=$(basename "$s")
+        # Every decoded frame, whatever its timestamp: a raw Annex-B stream has none, so
+        # all V4L2 buffers carry timestamp 0, and the default frame-rate mode would drop
+        # frames as duplicates.
+        ffmpeg -v error -threads 1 -i "$s" -fps_mode passthrough -f rawvideo -pix_fmt nv12 \
+            -y "$OUT/$b.ref" &&
+            timeout 300 ffmpeg -v error -c:v "$codec" -i "$s" -fps_mode passthrough \
+                -f rawvideo -pix_fmt nv12 -y "$OUT/$b.out" 2>"$OUT/$b.err" &&
+            cmp -s "$OUT/$b.ref" "$OUT/$b.out"
+    }
+    decode_check() { # name codec stream...
+        local name=$1 codec=$2 s b ok="" bad=""
+        shift 2
+        for s in "$@"; do
+            b=$(basename "$s")
+            if decode_one "$codec" "$s"; then
+                ok="$ok $b"
+            else
+                bad="$bad $b($(stat -c %s "$OUT/$b.out" 2>/dev/null || echo no) of $(stat -c %s "$OUT/$b.ref" 2>/dev/null || echo no) bytes: $(tail -1 "$OUT/$b.err" 2>/dev/null))"
+                show "$OUT/$b.err" "$name $b" 10
+            fi
+        done
+        if [ -z "$bad" ]; then
+            pass "$name" "byte-identical to FFmpeg's software decode:$ok"
         else
-            fail "$name" "$(basename "$s") differs or failed: $(tail -1 "$OUT/$name.err")"
+            fail "$name" "differ or failed:$bad"
+            show "$OUT/daemon.log" daemon 20
         fi
     }
-    decode_check ffmpeg-h264 h264_v4l2m2m "$STREAMS/h264_high_cavlc_320x240.h264"
-    decode_check ffmpeg-vp9 vp9_v4l2m2m "$STREAMS/vp9_10bit_320x240.ivf"
-    for t in gst-h264 gst-vp9 v4l2r-client; do
+    # 8-bit streams whose size is a multiple of 16: FFmpeg 5.1's V4L2 wrapper maps no 10-bit
+    # capture format (libavcodec/v4l2_fmt.c has no P010 entry), and it takes the frame size
+    # from the capture format (the coded size), not from the visible rectangle.
+    decode_check ffmpeg-h264 h264_v4l2m2m "$STREAMS/h264_high_cavlc_320x240.h264" \
+        "$STREAMS/h264_high_bframes_wp_320x240.h264" "$STREAMS/h264_interlaced_320x240.h264"
+    decode_check ffmpeg-vp9 vp9_v4l2m2m "$STREAMS/vp9_8bit_320x240.ivf" \
+        "$STREAMS/vp9_lossless_176x144.ivf"
+    for t in gst-h264 gst-vp9; do
         skip "$t" "the guest test for this client is not written yet"
     done
-    v4l2-compliance -d "$DEV" -s >"$OUT/compliance-s.log" 2>&1
-    if grep -q 'Failed: 0' "$OUT/compliance-s.log"; then
-        pass compliance-streaming "$(grep -m1 '^Total' "$OUT/compliance-s.log")"
+
+    # The v4l2r client feeds arbitrary 3000-byte chunks and writes each frame's visible
+    # rectangle at its own size, so it covers what FFmpeg's wrapper cannot: an odd size. The
+    # reference keeps every frame at its own size (-autoscale 0). h264_reschange is not in
+    # the list: a resolution change that the daemon announces after the client's drain
+    # command stalls (docs/kmod.md, known limits); it passes on the base kernel only
+    # because there the change comes first.
+    CLIENT=${PEER:+$(dirname "$PEER")/daedalus-test-client}
+    if [ -z "$CLIENT" ] || [ ! -x "$CLIENT" ]; then
+        skip v4l2r-client "the test client was not built (target/vm-test-peer-build.log)"
     else
-        fail compliance-streaming "$(grep -m1 '^Total' "$OUT/compliance-s.log")"
+        ok="" bad=""
+        for b in h264_odd_200x130 h264_high_bframes_wp_320x240; do
+            s=$STREAMS/$b.h264
+            if ffmpeg -v error -threads 1 -i "$s" -autoscale 0 -fps_mode passthrough \
+                -f rawvideo -pix_fmt nv12 -y "$OUT/$b.cref" &&
+                r=$(timeout 120 "$CLIENT" --device "$DEV" --input "$s" --chunk 3000 \
+                    --output "$OUT/$b.cout" 2>"$OUT/$b.cerr") &&
+                cmp -s "$OUT/$b.cref" "$OUT/$b.cout"; then
+                ok="$ok $b (${r#test-client: })"
+            else
+                bad="$bad $b($(stat -c %s "$OUT/$b.cout" 2>/dev/null || echo no) of $(stat -c %s "$OUT/$b.cref") bytes: $(tail -1 "$OUT/$b.cerr"))"
+                show "$OUT/$b.cerr" "client $b" 10
+            fi
+        done
+        if [ -z "$bad" ]; then
+            pass v4l2r-client "byte-identical to FFmpeg's software decode:$ok"
+        else
+            fail v4l2r-client "differ or failed:$bad"
+            show "$OUT/daemon.log" daemon 20
+        fi
     fi
-    kill -9 $daemon
-    skip daemon-kill "the kill-and-restart test needs a long stream client, not written yet"
+
+    # Streaming compliance with the real daemon; the baseline is vicodec's non-streaming
+    # failures (its own streaming run does not finish in this guest, see above).
+    timeout 180 v4l2-compliance -d "$DEV" -s >"$OUT/compliance-s.log" 2>&1
+    compliance_failures "$OUT/compliance-s.log" >"$OUT/fail-s-daemon"
+    base="$OUT/fail-vicodec"
+    [ -s "$OUT/fail-s-vicodec" ] && sort -u "$OUT/fail-vicodec" "$OUT/fail-s-vicodec" >"$OUT/fail-base" &&
+        base="$OUT/fail-base"
+    extra=$(comm -13 "$base" "$OUT/fail-s-daemon" | paste -sd ';')
+    if [ -z "$extra" ] && grep -q '^Total' "$OUT/compliance-s.log"; then
+        pass compliance-streaming "$(grep -m1 '^Total' "$OUT/compliance-s.log"); no failure beyond vicodec's"
+    else
+        fail compliance-streaming "failures beyond vicodec's: ${extra:-no Total line}"
+        grep -B3 -E 'fail:' "$OUT/compliance-s.log" | head -40
+        show "$OUT/daemon.log" daemon 20
+    fi
+
+    # SIGKILL mid-stream: the client must get errors and finish, nothing may hang, and a
+    # restarted daemon must decode a new stream exactly. The client is v4l2-ctl streaming a
+    # long real stream in 64 KiB chunks: FFmpeg 5.1's V4L2 wrapper cannot be this client,
+    # since it ignores POLLERR and retries forever once the queues are in error (see
+    # docs/kmod.md, known limits).
+    for i in $(seq 300); do cat "$STREAMS/h264_high_cavlc_320x240.h264"; done >"$OUT/long.h264"
+    timeout 120 v4l2-ctl -d "$DEV" --set-fmt-video-out=pixelformat=H264,sizeimage=$CHUNK \
+        --stream-mmap --stream-out-mmap --stream-from="$OUT/long.h264" \
+        --stream-to="$OUT/kill.out" >"$OUT/kill.err" 2>&1 &
+    client=$!
+    sleep 4
+    kill -9 "$daemon"
+    killed=$(date +%s%N)
+    wait "$client"
+    rc=$?
+    wait "$daemon" 2>/dev/null
+    ms=$((($(date +%s%N) - killed) / 1000000))
+    start_daemon
+    if [ $rc -ne 124 ] && [ $ms -lt 10000 ] &&
+        dmesg | tail -20 | grep -q 'the daemon closed /dev/daedalus; failing the buffers of 1 streams'; then
+        if decode_one h264_v4l2m2m "$STREAMS/h264_high_cavlc_320x240.h264"; then
+            pass daemon-kill "v4l2-ctl ended ${ms} ms after SIGKILL (exit $rc, $(stat -c %s "$OUT/kill.out") bytes decoded before: $(grep -m1 -oE 'VIDIOC_[A-Z_]+: failed: [A-Za-z/ ]+' "$OUT/kill.err")); a restarted daemon decoded the stream byte-identically"
+        else
+            fail daemon-kill "the restarted daemon did not decode the stream exactly: $(tail -1 "$OUT/h264_high_cavlc_320x240.h264.err")"
+            show "$OUT/daemon.log" daemon 20
+        fi
+    else
+        fail daemon-kill "v4l2-ctl exit $rc ${ms} ms after SIGKILL"
+        show "$OUT/kill.err" v4l2-ctl 10
+        dmesg | tail -10
+    fi
+    # SIGTERM: the daemon says goodbye (the module logs it) and exits 0.
+    kill -TERM "$daemon"
+    wait "$daemon"
+    rc=$?
+    if [ $rc -eq 0 ] && dmesg | tail -5 | grep -q 'the daemon is shutting down'; then
+        pass daemon-sigterm "exit 0; kernel: $(dmesg | tail -5 | grep -m1 -o 'the daemon is shutting down.*')"
+    else
+        fail daemon-sigterm "daemon exit $rc; kernel: $(dmesg | tail -3 | paste -sd '|')"
+        show "$OUT/daemon.log" daemon 10
+    fi
 fi
 
 # ---------------------------------------------------------------------- kernel log

@@ -23,6 +23,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod chardev;
 mod codec;
 mod error;
 mod message;

@@ -288,6 +288,15 @@ fn run(o: &Opts) -> Result<()> {
                 frames += 1;
             }
             if b.is_last() {
+                // A LAST buffer ends either the drain or the old format of a resolution
+                // change; which one, the pending events say (dev-decoder.rst). The event may
+                // have been queued after this iteration's poll, so look now, not only on PRI.
+                while let Ok(ev) = ioctl::dqevent::<Event>(&dev) {
+                    match ev {
+                        Event::SrcChangeEvent(_) => change_pending = true,
+                        Event::Eos => eos = true,
+                    }
+                }
                 if change_pending {
                     change_pending = false;
                     changes += 1;

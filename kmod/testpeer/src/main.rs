@@ -17,6 +17,7 @@ use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use daedalus_proto::chardev::RecvArg;
 use daedalus_proto::{
     Capabilities, Codec, CodecCaps, EndOfStream, FrameDone, Hello, MAX_MESSAGE_LEN, Memory,
     Message, PixelFormat, Queue, Rect, Role, SourceChange, Status, decode_from, frame_flags,
@@ -25,15 +26,13 @@ use rustix::event::{PollFd, PollFlags, poll};
 use rustix::ioctl::{Updater, ioctl, opcode};
 use rustix::mm::{MapFlags, ProtFlags, mmap, munmap};
 
-/// The module's receive ioctl (kmod/hub.rs, `DAEDALUS_IOC_RECV`).
-#[repr(C)]
-struct RecvArg {
-    buf: u64,
-    len: u32,
-    fd: i32,
-}
-
-const RECV: rustix::ioctl::Opcode = opcode::read_write::<RecvArg>(b'D', 1);
+/// The module's receive ioctl, `DAEDALUS_IOC_RECV` (`daedalus_proto::chardev`).
+const RECV: rustix::ioctl::Opcode = opcode::read_write::<RecvArg>(
+    daedalus_proto::chardev::IOC_TYPE,
+    daedalus_proto::chardev::IOC_RECV_NR,
+);
+// rustix computes the number its own way; both must name the same ioctl.
+const _: () = assert!(RECV as u64 == daedalus_proto::chardev::IOC_RECV as u64);
 
 struct Mapping {
     ptr: *mut u8,
