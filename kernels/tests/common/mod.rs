@@ -215,3 +215,35 @@ pub fn vp9_dc_only_keeps_the_other_coefficients(
         "coefficients"
     );
 }
+
+/// Packs the four golden fixtures of a VP9 transform size (`vp9_itxfm_{size}x{size}_<type>`)
+/// into one mixed batch, runs `run` on it and checks every case.
+pub fn vp9_all_types_in_one_batch(
+    size: u32,
+    run: impl FnOnce(&Device, &mut Buffer, &mut Buffer, &[Vp9Block]) -> kernels::Result<Stats>,
+) {
+    let device = device();
+    let types = [
+        ("dct_dct", TxType::DctDct),
+        ("dct_adst", TxType::DctAdst),
+        ("adst_dct", TxType::AdstDct),
+        ("adst_adst", TxType::AdstAdst),
+    ];
+    let names: Vec<String> = types
+        .iter()
+        .map(|(t, _)| format!("vp9_itxfm_{size}x{size}_{t}"))
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let batch = pack(&names, (size * size * 2) as usize, &["eob"]);
+    batch.run_and_check(&device, |plane, coefs, placed| {
+        let blocks: Vec<_> = placed
+            .iter()
+            .map(|p| Vp9Block {
+                dest: p.dest,
+                tx_type: types[p.fixture].1,
+                eob: p.params[0] as u32,
+            })
+            .collect();
+        run(&device, plane, coefs, &blocks)
+    });
+}
