@@ -20,7 +20,8 @@
 #
 # Arithmetic: FFmpeg computes in int with unsigned constants (`* 11585U`), so products wrap
 # mod 2^32 and are shifted as int; smul24 gives the low 32 bits of the product of two 24-bit
-# signed values, and no intermediate of idct32_1d on int16 inputs needs more than 21 bits.
+# signed values, and on int16 inputs no intermediate of idct32_1d exceeds 1,307,706 in
+# magnitude (22 bits signed; bound propagated through the C source).
 #
 # Multipliers: a rotation needs two, and the 25 rotations of a 1-D transform 50 distinct uses,
 # more than the registers left (Y0..Y31, eight temporaries and the control words). They come
