@@ -63,7 +63,7 @@
 .set HALF,       rf11           # 0 or 1: which 16 columns
 .set K11585,     rf12
 .set EIDX,       rf13
-.set LANE2,      rf14           # 2 * lane
+.set ZH,         rf14           # -1: columns 16..31 of the block are all zero, else 0
 .set CFG16,      rf15
 .set CFG8,       rf16
 .set CFGV4,      rf17
@@ -306,8 +306,17 @@
 
 # 32 rows of 16-bit values from A (one 64-byte row apart), row k into Y[bitrev5(k)].
 .macro ld32
+        ld16_even
+        ld16_odd
+.endm
+
+# Rows 0..15 (into the even registers) and rows 16..31 (into the odd ones).
+.macro ld16_even
         ld8 Y0, Y16, Y8, Y24, Y4, Y20, Y12, Y28
         ld8 Y2, Y18, Y10, Y26, Y6, Y22, Y14, Y30
+.endm
+
+.macro ld16_odd
         ld8 Y1, Y17, Y9, Y25, Y5, Y21, Y13, Y29
         ld8 Y3, Y19, Y11, Y27, Y7, Y23, Y15, Y31
 .endm
@@ -336,6 +345,24 @@
         add \c, \c, K32               ; mov \d, \d.il
         asr \c, \c, 6                 ; add \d, \d, K32
         asr \d, \d, 6
+.endm
+
+# Four vec4 writes of zeros from the lanes with A set, at A, A + 256, A + 512, A + 768;
+# A advances by 1024. T1 = 256.
+.macro clear4
+        mov tmuc, CFGV4
+        clear1
+        clear1
+        clear1
+        clear1
+.endm
+
+.macro clear1
+        mov tmud, 0
+        mov tmud, 0
+        mov tmud, 0
+        mov tmud, 0
+        mov.ifa tmua, A               ; add A, A, T1
 .endm
 
 # Pixel rows j and j+1 (residuals \r0, \r1): pop both (requested earlier), add, clamp and
@@ -411,7 +438,6 @@
         shl T1, BLK, 11
         add SCR, SCR, T1                                          # + 2048 x thread id
         eidx EIDX
-        shl LANE2, EIDX, 1
         mov R8192, 1
         shl R8192, R8192, 13
         mov K64, 1
@@ -463,8 +489,55 @@ block_loop:
 pass1:
         shl A, HALF, 5
         add A, A, CB
-        add A, A, LANE2
+        shl T0, EIDX, 1
+        add A, A, T0
         ld32
+        mov.pushz -, HALF             # A: the first half, always transformed
+        b.alla p1_transform
+        nop
+        nop
+        nop
+        # The second half. When all its coefficients are zero (as they mostly are in real
+        # streams, and in partial blocks) so are its results, since idct32_1d maps zeros to
+        # zeros: skip its transform and scratch round trip, and let the clearing skip columns
+        # that already hold zeros. The outcome is the same bytes; eob is not trusted for it.
+        or T0, Y0, Y1
+        or T0, T0, Y2
+        or T0, T0, Y3
+        or T0, T0, Y4
+        or T0, T0, Y5
+        or T0, T0, Y6
+        or T0, T0, Y7
+        or T0, T0, Y8
+        or T0, T0, Y9
+        or T0, T0, Y10
+        or T0, T0, Y11
+        or T0, T0, Y12
+        or T0, T0, Y13
+        or T0, T0, Y14
+        or T0, T0, Y15
+        or T0, T0, Y16
+        or T0, T0, Y17
+        or T0, T0, Y18
+        or T0, T0, Y19
+        or T0, T0, Y20
+        or T0, T0, Y21
+        or T0, T0, Y22
+        or T0, T0, Y23
+        or T0, T0, Y24
+        or T0, T0, Y25
+        or T0, T0, Y26
+        or T0, T0, Y27
+        or T0, T0, Y28
+        or T0, T0, Y29
+        or T0, T0, Y30
+        or.pushz -, T0, Y31           # A: this lane's column is all zero
+        b.alla p1_done
+        mov ZH, -1                    # stays only if the branch is taken
+        nop
+        nop
+p1_transform:
+        mov ZH, 0
         idct32
         shl A, HALF, 4                # scratch row 16 HALF + lane: SCR + 64 (16 HALF + lane)
         add A, A, EIDX
@@ -481,6 +554,7 @@ pass1:
         nop
         nop
 
+p1_done:
         # tmp[] must be in memory before pass 2 reads it: let the other thread run while the
         # writes complete, then wait for them.
         nop                           ; nop                       ; thrsw
@@ -494,8 +568,31 @@ pass1:
 pass2:
         shl A, HALF, 5
         add A, A, SCR
-        add A, A, LANE2
-        ld32
+        shl T0, EIDX, 1
+        add A, A, T0
+        ld16_even
+        mov.pushz -, ZH               # A: columns 16..31 have coefficients
+        b.allna p2_zero_odd
+        nop
+        nop
+        nop
+        ld16_odd
+        b p2_loaded
+        nop
+        nop
+        nop
+p2_zero_odd:
+        # tmp rows 16..31 are zero (and were never written): inputs 16..31 of every row.
+        mov T0, 0
+        mov Y1, T0                    ; mov Y3, T0
+        mov Y5, T0                    ; mov Y7, T0
+        mov Y9, T0                    ; mov Y11, T0
+        mov Y13, T0                   ; mov Y15, T0
+        mov Y17, T0                   ; mov Y19, T0
+        mov Y21, T0                   ; mov Y23, T0
+        mov Y25, T0                   ; mov Y27, T0
+        mov Y29, T0                   ; mov Y31, T0
+p2_loaded:
         px_first                      # in flight during the transform
         idct32
         resid4 Y0, Y1, Y2, Y3
@@ -513,23 +610,15 @@ pass2:
         nop
         nop
 
-        # Clear the 1024 coefficients: eight vec4 writes, lane l at CB + 256 q + 16 l.
+        # Clear the 1024 coefficients: eight vec4 writes, lane l at CB + 256 q + 16 l, so
+        # lanes with bit 1 set hold columns 16..31; they write only if those had coefficients.
+        and T0, EIDX, 2
+        and.pushz -, T0, ZH           # A: this lane writes
         shl A, EIDX, 4
         add A, A, CB
-        mov T0, 0
-        mov HALF, 8                   # writes left
-clear:
-        mov tmuc, CFGV4
-        mov tmud, T0
-        mov tmud, T0
-        mov tmud, T0
-        mov tmud, T0
-        mov tmua, A                   ; add A, A, K64
-        sub.pushz HALF, HALF, 1
-        b.anyna clear
-        add A, A, K64
-        add A, A, K64
-        add A, A, K64
+        shl T1, K64, 2
+        clear4
+        clear4
         b next
         nop
         nop
