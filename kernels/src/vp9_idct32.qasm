@@ -6,10 +6,15 @@
 # registers at 2 threads per QPU (64). Each pass runs in two halves of 16 one-dimensional
 # transforms, lane = column (pass 1) or pixel column (pass 2), the 32 values of a column in
 # Y0..Y31. Between the passes FFmpeg's int16 tmp[32 * 32] goes through a scratch buffer of
-# 2048 bytes per thread, in FFmpeg's own layout (tmp[32 c + k] = pass-1 output k of column c):
-# pass 1 writes a column's 32 outputs as int16 pairs into its 64-byte row (vec4 writes), pass 2
-# reads element i of every row with 16-bit reads (lane i, consecutive bytes). That store is
-# FFmpeg's int16 truncation of tmp[]; pass 2's out[] is int16 too (`mov .il`).
+# 2048 bytes per thread, transposed (pass-1 output k of column c at byte 64 k + 2 c, the
+# coefficient block's own layout): pass 1 stores output k of its 16 columns with one 16-bit
+# write per lane (32 consecutive bytes), and pass 2's lane i reads its 32 inputs as one
+# 64-byte row with four vec4 reads, half the lookups and FIFO words of 16-bit reads. The
+# 16-bit store is FFmpeg's int16 truncation of tmp[]; pass 2's out[] is int16 too (`mov .il`).
+#
+# When columns 16..31 of a block hold no coefficient (partial blocks, most real-stream 32x32
+# blocks), their pass-1 results are zero: their transform, scratch round trip and clearing
+# are skipped, on the coefficients' content, not on eob.
 #
 # Load order: idct32_1d's first stage pairs its inputs as (0, 16), (8, 24), (4, 28), (20, 12),
 # ... and writes t0a..t31a from them; row k is loaded into Y[bitrev5(k)], which puts both
@@ -44,8 +49,8 @@
 # (py-videocore7 TMULookUpConfig; the byte is per-pixel | op 15 | type): 0xf9f9f9f9 int16
 # reads, 0xfdfdfdfd uint8 reads and writes, 0xfcfcfcfc vec4 reads and writes.
 #
-# TMU: reads in rounds of 8 lookups of one word per lane, the most a thread may have in flight
-# at 2 threads per QPU (16 per QPU, Mesa nir_to_vir.c), each round with a thread switch. The
+# TMU: reads in rounds of 8 words per lane, the most a thread may have in flight at 2 threads
+# per QPU (16 per QPU, Mesa nir_to_vir.c), each round with a thread switch. The
 # scratch writes of pass 1 are waited for with tmuwt before pass 2 reads them back, as Mesa
 # does between a register spill and its fill (vir_register_allocate.c, v3d_emit_spill_tmua).
 # Pixels are single bytes, lane = column: 16 consecutive bytes per lookup.
@@ -306,34 +311,43 @@
 
 # 32 rows of 16-bit values from A (one 64-byte row apart), row k into Y[bitrev5(k)].
 .macro ld32
-        ld16_even
-        ld16_odd
-.endm
-
-# Rows 0..15 (into the even registers) and rows 16..31 (into the odd ones).
-.macro ld16_even
         ld8 Y0, Y16, Y8, Y24, Y4, Y20, Y12, Y28
         ld8 Y2, Y18, Y10, Y26, Y6, Y22, Y14, Y30
-.endm
-
-.macro ld16_odd
         ld8 Y1, Y17, Y9, Y25, Y5, Y21, Y13, Y29
         ld8 Y3, Y19, Y11, Y27, Y7, Y23, Y15, Y31
 .endm
 
-# TMU data word: \lo's low 16 bits | \hi << 16 (FFmpeg's int16 store of both).
-.macro pack_tmud lo, hi
-        shl T0, \hi, -16              ; mov T1, \lo.ul
-        or tmud, T0, T1
+# Four 16-bit writes of y0..y3 (FFmpeg's int16 store: the low 16 bits) to A, A + 64,
+# A + 128, A + 192; A advances by 256.
+.macro st4 y0, y1, y2, y3
+        mov tmuc, CFG16
+        mov tmud, \y0
+        mov tmua, A                   ; add A, A, K64
+        mov tmud, \y1
+        mov tmua, A                   ; add A, A, K64
+        mov tmud, \y2
+        mov tmua, A                   ; add A, A, K64
+        mov tmud, \y3
+        mov tmua, A                   ; add A, A, K64
 .endm
 
-# One vec4 write of eight outputs as int16 pairs to A, A += 16.
-.macro st8 y0, y1, y2, y3, y4, y5, y6, y7
-        pack_tmud \y0, \y1
-        pack_tmud \y2, \y3
-        pack_tmud \y4, \y5
-        pack_tmud \y6, \y7
+# Two vec4 reads at A, A + 16 (8 words of int16 pairs: tmp[2m][i] | tmp[2m+1][i] << 16),
+# unpacked into y0..y15 in order; A advances by 32.
+.macro ldv8 y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15
+        mov tmuc, CFGV4
         mov tmua, A                   ; sub A, A, -16
+        mov tmua, A                   ; nop                       ; thrsw
+        sub A, A, -16
+        nop
+        ldtmu.T0
+        mov \y0, T0.il                ; mov \y1, T0.ih            ; ldtmu.T1
+        mov \y2, T1.il                ; mov \y3, T1.ih            ; ldtmu.T0
+        mov \y4, T0.il                ; mov \y5, T0.ih            ; ldtmu.T1
+        mov \y6, T1.il                ; mov \y7, T1.ih            ; ldtmu.T0
+        mov \y8, T0.il                ; mov \y9, T0.ih            ; ldtmu.T1
+        mov \y10, T1.il               ; mov \y11, T1.ih           ; ldtmu.T0
+        mov \y12, T0.il               ; mov \y13, T0.ih           ; ldtmu.T1
+        mov \y14, T1.il               ; mov \y15, T1.ih
 .endm
 
 # Pass 2's residual of out[]: (int16(y) + 32) >> 6, for four rows.
@@ -539,15 +553,18 @@ pass1:
 p1_transform:
         mov ZH, 0
         idct32
-        shl A, HALF, 4                # scratch row 16 HALF + lane: SCR + 64 (16 HALF + lane)
-        add A, A, EIDX
-        shl A, A, 6
+        shl A, HALF, 5                # tmp[c][k] at SCR + 64 k + 2 c, c = 16 HALF + lane
         add A, A, SCR
-        mov tmuc, CFGV4
-        st8 Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7
-        st8 Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15
-        st8 Y16, Y17, Y18, Y19, Y20, Y21, Y22, Y23
-        st8 Y24, Y25, Y26, Y27, Y28, Y29, Y30, Y31
+        shl T0, EIDX, 1
+        add A, A, T0
+        st4 Y0, Y1, Y2, Y3
+        st4 Y4, Y5, Y6, Y7
+        st4 Y8, Y9, Y10, Y11
+        st4 Y12, Y13, Y14, Y15
+        st4 Y16, Y17, Y18, Y19
+        st4 Y20, Y21, Y22, Y23
+        st4 Y24, Y25, Y26, Y27
+        st4 Y28, Y29, Y30, Y31
         sub.pushz -, HALF, 0          # A: the first half was done
         b.alla pass1
         mov HALF, 1
@@ -566,23 +583,23 @@ p1_done:
         # Pass 2, pixel columns 16 HALF .. 16 HALF + 15: lane = pixel column i, input tmp[c][i]
         # for every c, output row j in Y[j].
 pass2:
-        shl A, HALF, 5
+        shl A, HALF, 4                # row i = 16 HALF + lane of the scratch: 64 bytes
+        add A, A, EIDX
+        shl A, A, 6
         add A, A, SCR
-        shl T0, EIDX, 1
-        add A, A, T0
-        ld16_even
+        ldv8 Y0, Y16, Y8, Y24, Y4, Y20, Y12, Y28, Y2, Y18, Y10, Y26, Y6, Y22, Y14, Y30
         mov.pushz -, ZH               # A: columns 16..31 have coefficients
         b.allna p2_zero_odd
         nop
         nop
         nop
-        ld16_odd
+        ldv8 Y1, Y17, Y9, Y25, Y5, Y21, Y13, Y29, Y3, Y19, Y11, Y27, Y7, Y23, Y15, Y31
         b p2_loaded
         nop
         nop
         nop
 p2_zero_odd:
-        # tmp rows 16..31 are zero (and were never written): inputs 16..31 of every row.
+        # tmp[16..31][] are zero (and were never written): inputs 16..31 of every row.
         mov T0, 0
         mov Y1, T0                    ; mov Y3, T0
         mov Y5, T0                    ; mov Y7, T0
