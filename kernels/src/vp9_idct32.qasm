@@ -47,7 +47,7 @@
 # Uniforms: coef_base, table_base, block count, thread-id shift, thread count, scratch base,
 # multiplier table address, then three TMU config words, one byte per lookup for four lookups
 # (py-videocore7 TMULookUpConfig; the byte is per-pixel | op 15 | type): 0xf9f9f9f9 int16
-# reads, 0xfdfdfdfd uint8 reads and writes, 0xfcfcfcfc vec4 reads and writes.
+# reads and writes, 0xfdfdfdfd uint8 reads and writes, 0xfcfcfcfc vec4 reads and writes.
 #
 # TMU: reads in rounds of 8 words per lane, the most a thread may have in flight at 2 threads
 # per QPU (16 per QPU, Mesa nir_to_vir.c), each round with a thread switch. The

@@ -25,8 +25,8 @@ const MULTIPLIERS: [u32; 51] = [
 ];
 
 /// TMU config words, one byte per lookup for four lookups (py-videocore7
-/// `TMULookUpConfig`: per-pixel | op 15 | type): int16 reads, uint8 reads and writes, vec4
-/// reads and writes.
+/// `TMULookUpConfig`: per-pixel | op 15 | type): int16 reads and writes, uint8 reads and
+/// writes, vec4 reads and writes.
 const CFG_INT16: u32 = 0xf9f9_f9f9;
 const CFG_UINT8: u32 = 0xfdfd_fdfd;
 const CFG_VEC4: u32 = 0xfcfc_fcfc;
