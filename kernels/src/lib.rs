@@ -69,6 +69,7 @@ macro_rules! addr_stride_kernel {
 pub mod h264_idct4;
 pub mod h264_idct8;
 pub mod h264_idct_dc;
+pub mod vp9_idct32;
 pub mod vp9_itxfm4;
 pub mod vp9_itxfm8;
 pub mod vp9_iwht4;
@@ -110,6 +111,10 @@ pub enum Error {
     },
     #[error("a batch holds at most {max} blocks; split it")]
     TooManyBlocks { max: usize },
+    #[error(
+        "the device runs {threads} threads but the kernel was set up for {expected}; create the kernel on the device that runs it"
+    )]
+    OtherDevice { threads: u32, expected: u32 },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -14,6 +14,7 @@ use std::time::Duration;
 use golden::catalog::{self, Inputs};
 use golden::reference::{H264Idct, Reference, Vp9TxSize, Vp9TxType};
 use golden::rng::Rng;
+use kernels::vp9_idct32::Vp9Idct32;
 use kernels::vp9_itxfm4::{TxType, Vp9Block, Vp9Itxfm4};
 use kernels::vp9_itxfm8::Vp9Itxfm8;
 use kernels::{Dest, Stats};
@@ -30,10 +31,11 @@ pub enum Which {
     Vp9Itxfm4,
     Vp9Itxfm8,
     Vp9Iwht4,
+    Vp9Idct32,
 }
 
 /// Every kernel, in the order reports list them.
-pub const KERNELS: [Which; 7] = [
+pub const KERNELS: [Which; 8] = [
     Which::H264Idct4,
     Which::H264Idct8,
     Which::H264Idct4Dc,
@@ -41,6 +43,7 @@ pub const KERNELS: [Which; 7] = [
     Which::Vp9Itxfm4,
     Which::Vp9Itxfm8,
     Which::Vp9Iwht4,
+    Which::Vp9Idct32,
 ];
 
 impl Which {
@@ -53,6 +56,7 @@ impl Which {
             Which::Vp9Itxfm4 => "vp9_itxfm4",
             Which::Vp9Itxfm8 => "vp9_itxfm8",
             Which::Vp9Iwht4 => "vp9_iwht4",
+            Which::Vp9Idct32 => "vp9_idct32",
         }
     }
 
@@ -64,6 +68,7 @@ impl Which {
     pub fn size(self) -> usize {
         match self {
             Which::H264Idct8 | Which::H264Idct8Dc | Which::Vp9Itxfm8 => 8,
+            Which::Vp9Idct32 => 32,
             _ => 4,
         }
     }
@@ -78,6 +83,7 @@ impl Which {
             Which::Vp9Itxfm4 => "vp9 itxfm_add[TX_4X4][all types]",
             Which::Vp9Itxfm8 => "vp9 itxfm_add[TX_8X8][all types]",
             Which::Vp9Iwht4 => "vp9 iwht_iwht_4x4_add_c",
+            Which::Vp9Idct32 => "vp9 idct_idct_32x32_add_c",
         }
     }
 
@@ -101,6 +107,7 @@ impl Which {
                 "vp9_itxfm_8x8_adst_adst",
             ],
             Which::Vp9Iwht4 => &["vp9_itxfm_4x4_wht_wht"],
+            Which::Vp9Idct32 => &["vp9_itxfm_32x32_dct_dct"],
         }
     }
 
@@ -111,7 +118,7 @@ impl Which {
             Which::H264Idct8 => Some(H264Idct::Idct8),
             Which::H264Idct4Dc => Some(H264Idct::Idct4Dc),
             Which::H264Idct8Dc => Some(H264Idct::Idct8Dc),
-            Which::Vp9Itxfm4 | Which::Vp9Itxfm8 | Which::Vp9Iwht4 => None,
+            Which::Vp9Itxfm4 | Which::Vp9Itxfm8 | Which::Vp9Iwht4 | Which::Vp9Idct32 => None,
         }
     }
 
@@ -131,7 +138,7 @@ impl fmt::Display for Which {
 #[derive(Debug, Error)]
 pub enum CheckError {
     #[error(
-        "unknown kernel `{0}`; the kernels are h264_idct4, h264_idct8, h264_idct4_dc, h264_idct8_dc, vp9_itxfm4, vp9_itxfm8, vp9_iwht4"
+        "unknown kernel `{0}`; the kernels are h264_idct4, h264_idct8, h264_idct4_dc, h264_idct8_dc, vp9_itxfm4, vp9_itxfm8, vp9_iwht4, vp9_idct32"
     )]
     UnknownKernel(String),
     #[error("{0}")]
@@ -235,7 +242,10 @@ impl Batch {
             let block = &case.buffers[1];
             debug_assert_eq!(block.len(), per);
             coefs.extend(block.iter().map(|&c| c as i16));
-            if matches!(which, Which::Vp9Itxfm4 | Which::Vp9Itxfm8 | Which::Vp9Iwht4) {
+            if matches!(
+                which,
+                Which::Vp9Itxfm4 | Which::Vp9Itxfm8 | Which::Vp9Iwht4 | Which::Vp9Idct32
+            ) {
                 let eob_i = sources[s]
                     .params()
                     .iter()
@@ -280,6 +290,7 @@ impl Batch {
                 let tx = match self.which {
                     Which::Vp9Iwht4 => Vp9TxSize::Wht,
                     Which::Vp9Itxfm8 => Vp9TxSize::Tx8,
+                    Which::Vp9Idct32 => Vp9TxSize::Tx32,
                     _ => Vp9TxSize::Tx4,
                 };
                 r.vp9_itxfm_batch(tx, &mut plane, self.stride, &origins, &mut coefs, &self.vp9)?
@@ -317,7 +328,7 @@ impl Batch {
                 .run(device, &mut plane, &mut coefs, &dests)?,
             Which::Vp9Iwht4 => kernels::vp9_iwht4::Vp9Iwht4::new(device)?
                 .run(device, &mut plane, &mut coefs, &dests)?,
-            Which::Vp9Itxfm4 | Which::Vp9Itxfm8 => {
+            Which::Vp9Itxfm4 | Which::Vp9Itxfm8 | Which::Vp9Idct32 => {
                 let blocks: Vec<Vp9Block> = dests
                     .iter()
                     .zip(&self.vp9)
@@ -332,10 +343,14 @@ impl Batch {
                         eob,
                     })
                     .collect();
-                if self.which == Which::Vp9Itxfm8 {
-                    Vp9Itxfm8::new(device)?.run(device, &mut plane, &mut coefs, &blocks)?
-                } else {
-                    Vp9Itxfm4::new(device)?.run(device, &mut plane, &mut coefs, &blocks)?
+                match self.which {
+                    Which::Vp9Itxfm8 => {
+                        Vp9Itxfm8::new(device)?.run(device, &mut plane, &mut coefs, &blocks)?
+                    }
+                    Which::Vp9Idct32 => {
+                        Vp9Idct32::new(device)?.run(device, &mut plane, &mut coefs, &blocks)?
+                    }
+                    _ => Vp9Itxfm4::new(device)?.run(device, &mut plane, &mut coefs, &blocks)?,
                 }
             }
         };
