@@ -61,7 +61,7 @@
 # group of lookups. A thread has at most 8 words outstanding (16 per QPU at 2 threads, Mesa
 # nir_to_vir.c): the coefficients come in two rounds of 8 rows, each ended by a thread
 # switch; the first 8 pixel rows are requested before pass 1 and row j + 8 when row j is
-# written, so the passes hide their latency.
+# written, with a thread switch before rows 8..15 are added.
 #
 # rot: no public source states a read-after-write rule for the 7.1 `rot` op (V3D 4.2's
 # rotate signal could not read a register written by the instruction before it). The
@@ -401,6 +401,10 @@
 # j + 9: four lookups, one configuration. Row j + 2 is popped into PA at the end. A small
 # immediate cannot share an instruction with a signal, so the pops ride on the others.
 .macro rows_ra va, vb
+        rows_ra_nopop \va, \vb
+        nop                           ; nop                       ; ldtmu.PA   # row j + 2
+.endm
+.macro rows_ra_nopop va, vb
         mov tmuc, CFG8                ; add PA, PA, \va           ; ldtmu.PB   # row j + 1
         max PA, PA, 0                 ; mov tmua, PX                          # read j + 8
         min tmud, PA, K255            ; add PB, PB, \vb
@@ -408,7 +412,7 @@
         add PX, PX, STRIDE            ; add PW, PW, STRIDE
         mov tmua, PX                                                          # read j + 9
         min tmud, PB, K255            ; add PX, PX, STRIDE
-        mov tmua, PW                  ; add PW, PW, STRIDE        ; ldtmu.PA   # write j + 1
+        mov tmua, PW                  ; add PW, PW, STRIDE
 .endm
 
 # Rows j .. j + 3 (row j's pixels in PA), nothing left to request: four writes, one
@@ -564,7 +568,13 @@ pass2_join:
         rows_ra V0, V1
         rows_ra V2, V3
         rows_ra V4, V5
-        rows_ra V6, V7
+        rows_ra_nopop V6, V7
+        # Rows 8..15 were requested in the last 30 instructions: let the other thread run
+        # meanwhile (without this switch the waits here cost 54 modelled clocks per block).
+        nop                           ; nop                       ; thrsw
+        nop
+        nop
+        nop                           ; nop                       ; ldtmu.PA   # row 8
         rows_w V8, V9, V10, V11
         nop                           ; nop                       ; ldtmu.PA   # row 12
         rows_w V12, V13, V14, V15
