@@ -495,24 +495,32 @@ block_loop:
         mov tmua, T2                  ; add T2, T2, K32           ; ldtmu.V7
         mov tmua, T2                  ; add T2, T2, K32
         mov tmua, T2                  ; add T2, T2, K32
-        mov tmua, T2                  ; nop                       ; thrsw
-        shl T3, EIDX, 4               # this lane's 16 bytes of the block
-        add T3, T3, ADDR
-        # Clear the 256 coefficients (two vec4 writes, 16 bytes a lane), as FFmpeg's memset.
+        mov tmua, T2
+        # Before the switch, what needs only rows 0..7, so that the other thread's run
+        # covers more of the latency: clearing rows 0..7 (their 256 bytes, a vec4 write of 16
+        # bytes a lane; FFmpeg clears the whole block) and pass 1's multiplier table.
+        and.pushz -, TYPE, 1          # A: DCT in pass 1
+        mov P, KDCT
+        mov.ifna P, KADST
+        mov unifa, P                  ; mov tmuc, CFGV4
+        shl T3, EIDX, 4
+        add T3, T3, ADDR              ; mov tmud, 0
+        shl T4, K32, 3                # 256
+        mov tmud, 0
+        mov tmud, 0
+        mov tmud, 0
+        mov tmua, T3                  ; add T3, T3, T4            ; thrsw
+        nop
+        nop
+        # Clear rows 8..15, request pixel rows 0..7.
         mov tmuc, CFGV4               ; nop                       ; ldtmu.V8
-        shl T4, K32, 3                # the second half, 256 bytes on
         mov tmud, 0
         mov tmud, 0
         mov tmud, 0
         mov tmud, 0
-        mov tmua, T3                  ; add T3, T3, T4            ; ldtmu.V9
-        mov tmud, 0
-        mov tmud, 0
-        mov tmud, 0
-        mov tmud, 0
-        mov tmua, T3                  ; nop                       ; ldtmu.V10
-        # Pixel rows 0..7.
-        mov tmuc, CFG8                ; nop                       ; ldtmu.V11
+        mov tmua, T3                  ; nop                       ; ldtmu.V9
+        mov tmuc, CFG8                ; nop                       ; ldtmu.V10
+        nop                           ; nop                       ; ldtmu.V11
         nop                           ; nop                       ; ldtmu.V12
         mov tmua, PX                  ; add PX, PX, STRIDE        ; ldtmu.V13
         mov tmua, PX                  ; add PX, PX, STRIDE        ; ldtmu.V14
@@ -524,11 +532,8 @@ block_loop:
         mov tmua, PX                  ; add PX, PX, STRIDE
         mov tmua, PX                  ; add PX, PX, STRIDE
 
-        # Pass 1: lane i transforms column i; the ADST where type bit 0 is set.
-        and.pushz -, TYPE, 1          # A: DCT in pass 1
-        mov P, KDCT
-        mov.ifna P, KADST
-        mov unifa, P
+        # Pass 1: lane i transforms column i; the ADST where type bit 0 is set (A, pushed
+        # above).
         b.na0 pass1_adst
         nop
         nop
