@@ -8,7 +8,10 @@
 # registers (V0..V15: V_k is row k of the lane's column), so the 16 one-dimensional
 # transforms of a pass run side by side, one per lane, with no cross-lane traffic.
 #
-#   coefficients  lane i reads block[16 k + i] for k = 0..15 as int16 (the TMU sign-extends):
+#   coefficients  lane i reads block[16 k + i] for k = 0..15 as uint16, and sign-extends it
+#                 (`.il`): Mesa reads 16-bit data the same way (nir_to_vir.c
+#                 ntq_emit_tmu_general, GENERAL_TMU_LOOKUP_TYPE_16BIT_UI), and no public test
+#                 shows what the TMU's signed type does.
 #                 FFmpeg's pass 1 transform i (vp9dsp_template.c itxfm_wrapper,
 #                 `type_a##sz##_1d(block + i, sz, tmp + i * sz, 0)`) reads exactly these.
 #   pass 1        lane i leaves tmp[16 i + k] in V_k, truncated to int16 (tmp[] is dctcoef,
@@ -52,7 +55,7 @@
 #
 # Uniforms: coef_base, table_base, block count, thread-id shift, thread count, then the GPU
 # addresses of the idct16 and iadst16 multiplier tables, then three TMU configurations:
-# 4 x int16 reads (0xf9f9f9f9), 4 x uint8 accesses (0xfdfdfdfd), 2 x vec4 writes and the
+# 4 x uint16 accesses (0xfefefefe), 4 x uint8 accesses (0xfdfdfdfd), 2 x vec4 writes and the
 # default (0xfffffcfc) (py-videocore7 TMULookUpConfig: per-pixel bit 7, op 15, type in bits
 # 2:0).
 #
@@ -485,27 +488,28 @@ block_loop:
         mov tmua, T2                  ; add T2, T2, K32           ; thrsw
         nop
         nop
+        # Each coefficient is sign-extended (`.il`) in a free mul slot after its pop.
         mov tmuc, CFG16               ; nop                       ; ldtmu.V0
-        nop                           ; nop                       ; ldtmu.V1
+        nop                           ; mov V0, V0.il             ; ldtmu.V1
         mov tmua, T2                  ; add T2, T2, K32           ; ldtmu.V2
         mov tmua, T2                  ; add T2, T2, K32           ; ldtmu.V3
         mov tmua, T2                  ; add T2, T2, K32           ; ldtmu.V4
         mov tmua, T2                  ; add T2, T2, K32           ; ldtmu.V5
-        mov tmuc, CFG16               ; nop                       ; ldtmu.V6
+        mov tmuc, CFG16               ; mov V1, V1.il             ; ldtmu.V6
         mov tmua, T2                  ; add T2, T2, K32           ; ldtmu.V7
         mov tmua, T2                  ; add T2, T2, K32
         mov tmua, T2                  ; add T2, T2, K32
-        mov tmua, T2
+        mov tmua, T2                  ; mov V2, V2.il
         # Before the switch, what needs only rows 0..7, so that the other thread's run
         # covers more of the latency: clearing rows 0..7 (their 256 bytes, a vec4 write of 16
         # bytes a lane; FFmpeg clears the whole block) and pass 1's multiplier table.
-        and.pushz -, TYPE, 1          # A: DCT in pass 1
-        mov P, KDCT
-        mov.ifna P, KADST
+        and.pushz -, TYPE, 1          ; mov V3, V3.il             # A: DCT in pass 1
+        mov P, KDCT                   ; mov V4, V4.il
+        mov.ifna P, KADST             ; mov V5, V5.il
         mov unifa, P                  ; mov tmuc, CFGV4
-        shl T3, EIDX, 4
+        shl T3, EIDX, 4               ; mov V6, V6.il
         add T3, T3, ADDR              ; mov tmud, 0
-        shl T4, K32, 3                # 256
+        shl T4, K32, 3                ; mov V7, V7.il             # 256
         mov tmud, 0
         mov tmud, 0
         mov tmud, 0
@@ -514,19 +518,19 @@ block_loop:
         nop
         # Clear rows 8..15, request pixel rows 0..7.
         mov tmuc, CFGV4               ; nop                       ; ldtmu.V8
-        mov tmud, 0
+        mov tmud, 0                   ; mov V8, V8.il
         mov tmud, 0
         mov tmud, 0
         mov tmud, 0
         mov tmua, T3                  ; nop                       ; ldtmu.V9
-        mov tmuc, CFG8                ; nop                       ; ldtmu.V10
-        nop                           ; nop                       ; ldtmu.V11
-        nop                           ; nop                       ; ldtmu.V12
+        mov tmuc, CFG8                ; mov V9, V9.il             ; ldtmu.V10
+        nop                           ; mov V10, V10.il           ; ldtmu.V11
+        nop                           ; mov V11, V11.il           ; ldtmu.V12
         mov tmua, PX                  ; add PX, PX, STRIDE        ; ldtmu.V13
         mov tmua, PX                  ; add PX, PX, STRIDE        ; ldtmu.V14
         mov tmua, PX                  ; add PX, PX, STRIDE        ; ldtmu.V15
         mov tmua, PX                  ; add PX, PX, STRIDE
-        mov tmuc, CFG8
+        mov tmuc, CFG8                ; mov V12, V12.il
         mov tmua, PX                  ; add PX, PX, STRIDE
         mov tmua, PX                  ; add PX, PX, STRIDE
         mov tmua, PX                  ; add PX, PX, STRIDE
@@ -535,9 +539,9 @@ block_loop:
         # Pass 1: lane i transforms column i; the ADST where type bit 0 is set (A, pushed
         # above).
         b.na0 pass1_adst
-        nop
-        nop
-        nop                           ; nop                       ; ldunifa   # first multiplier
+        nop                           ; mov V13, V13.il
+        nop                           ; mov V14, V14.il
+        nop                           ; mov V15, V15.il           ; ldunifa   # first multiplier
         idct16
         b pass1_join
         trunc1_a
@@ -621,6 +625,7 @@ dc_only:
         nop
         nop                           ; nop                       ; ldunifarf.T1
         nop                           ; nop                       ; ldtmu.T0
+        mov T0, T0.il
         nop                           ; smul24 T0, T0, T1
         add T0, T0, R8192             ; mov tmuc, CFG16
         asr T0, T0, 14

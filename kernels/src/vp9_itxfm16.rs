@@ -58,8 +58,9 @@ const IADST16: [i32; 73] = [
 ];
 
 /// TMU configurations (py-videocore7 `TMULookUpConfig`: per-pixel, op 15, type in bits 2:0),
-/// one byte per lookup: four int16 reads; four uint8 reads or writes; two vec4 writes.
-const CFG_INT16: u32 = 0xf9f9_f9f9;
+/// one byte per lookup: four uint16 reads or writes (Mesa's type for 16-bit data; the kernel
+/// sign-extends); four uint8 reads or writes; two vec4 writes.
+const CFG_UINT16: u32 = 0xfefe_fefe;
 const CFG_UINT8: u32 = 0xfdfd_fdfd;
 const CFG_VEC4_X2: u32 = 0xffff_fcfc;
 
@@ -96,7 +97,7 @@ impl Vp9Itxfm16 {
     ) -> Result<Stats> {
         let idct = self.multipliers.gpu_addr();
         let iadst = idct + 4 * IDCT16.len() as u32;
-        let uniforms = [idct, iadst, CFG_INT16, CFG_UINT8, CFG_VEC4_X2];
+        let uniforms = [idct, iadst, CFG_UINT16, CFG_UINT8, CFG_VEC4_X2];
         let extra = Extra {
             buffers: &[&self.multipliers],
             uniforms: &uniforms,
