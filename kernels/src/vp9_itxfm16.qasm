@@ -51,7 +51,9 @@
 #   record        table_base + 16 k: u32 GPU address of the top-left pixel, u32 row stride,
 #                 u32 type (FFmpeg's TxfmType: bit 0 = ADST in pass 1, bit 1 = ADST in
 #                 pass 2), u32 eob. Read through the second uniform stream (lane 0 only, which
-#                 is all a per-block value needs).
+#                 is all a per-block value needs): the kernel driver invalidates the uniform
+#                 caches before every job (Linux v3d_gem.c v3d_invalidate_caches, SLCACTL
+#                 UCC), so the stream sees the table written for this dispatch.
 #
 # Uniforms: coef_base, table_base, block count, thread-id shift, thread count, then the GPU
 # addresses of the idct16 and iadst16 multiplier tables, then three TMU configurations:
