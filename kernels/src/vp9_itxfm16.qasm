@@ -20,8 +20,8 @@
 #                 matrix (register, lane) is transposed in registers with the log-step
 #                 transpose, 4 stages of `rot` by 8, 4, 2, 1 lanes and lane-masked `mov`s.
 #   pass 2        lane i leaves out[j] in V_j: the residual of pixel row j, column i.
-#   pixels        lane i reads and writes byte i of each row (uint8 TMU accesses), so the
-#                 residual needs no cross-lane traffic either.
+#   pixels        lane i reads and writes byte i of each row (uint8 TMU accesses, Mesa's
+#                 8BIT_UI), so the residual needs no cross-lane traffic either.
 #
 # The transform type is the same in all lanes of a thread (one block), so each pass branches
 # to the one 16-point transform its type asks for (idct16_1d or iadst16_1d), unlike the 4x4
@@ -33,9 +33,9 @@
 #
 # Arithmetic: FFmpeg computes in unsigned 32-bit (`* 11585U`) and converts to int, so every
 # product and sum here wraps mod 2^32 the same way. smul24 takes its operands' low 24 bits;
-# every operand is at most 2^20 in magnitude (inputs are int16 in both passes, and no
-# intermediate grows past four int16 terms of 2^14 before a >> 14), so the low 32 bits of
-# the product are FFmpeg's. Subtracted products use negated multipliers
+# every operand is at most 2^20 in magnitude (the inputs of both passes are int16, a >> 14
+# of a 32-bit value is below 2^17, and at most eight of those are summed before the next
+# multiply), so the low 32 bits of the product are FFmpeg's. Subtracted products use negated multipliers
 # (x * -c = -(x * c) mod 2^32), which also gives FFmpeg's -(a + b) * 11585U forms.
 #
 # Multipliers: the transforms take 44 (idct16) and 72 (iadst16) multiplies with 15 and 22
@@ -45,9 +45,9 @@
 # every smul24 reads rf0 and its own `ldunifa` fetches the next, as in vp9_itxfm8.
 #
 # Per block, in memory:
-#   coefficients  coef_base + 512 k: 256 int16 in FFmpeg's order (block[16 y + x] is
-#                 horizontal frequency y, vertical frequency x); zeroed afterwards (a DC-only
-#                 block: block[0] only, as FFmpeg does)
+#   coefficients  coef_base + 512 k: 256 int16 in FFmpeg's order (block[16 h + v] holds
+#                 horizontal frequency h, vertical frequency v); zeroed afterwards (a
+#                 DC-only block: block[0] only, as FFmpeg does)
 #   record        table_base + 16 k: u32 GPU address of the top-left pixel, u32 row stride,
 #                 u32 type (FFmpeg's TxfmType: bit 0 = ADST in pass 1, bit 1 = ADST in
 #                 pass 2), u32 eob. Read through the second uniform stream (lane 0 only, which
@@ -68,10 +68,8 @@
 # switch; the first 8 pixel rows are requested before pass 1 and row j + 8 when row j is
 # written, with a thread switch before rows 8..15 are added.
 #
-# rot: no public source states a read-after-write rule for the 7.1 `rot` op (V3D 4.2's
-# rotate signal could not read a register written by the instruction before it). The
-# transpose never rotates a register written by the instruction before, so it does not
-# depend on the answer.
+# rot: no public source says whether the 7.1 `rot` op may read a register written by the
+# instruction before it. The transpose never does, so it does not depend on the answer.
 
 .set COEF_BASE,  rf1
 .set TABLE_BASE, rf2
