@@ -224,7 +224,9 @@
 .endm
 
 # FFmpeg's iadst16_1d of V0..V15, results back in V0..V15 (not yet truncated to int16).
-# Multipliers (vp9_itxfm16.rs IADST16): 72, in the order of the forms below.
+# Multipliers (vp9_itxfm16.rs IADST16): 72, in the order of the forms below. The shifts can
+# only run on the add ALU, so sums and differences go to the mul ALU beside them, and the
+# forms' free add slots take the butterflies and outputs that are ready.
 .macro iadst16
         prod2r V15, V0, T0, T1, JUNK                # t0, t1 (+ 8192)
         prod2r V13, V2, T2, T3, T1                  # t2, t3 (+ 8192)
@@ -234,79 +236,78 @@
         prod2 V5, V10, T10, T11, T9                 # t10, t11
         prod2 V3, V12, T12, T13, T11                # t12, t13
         prod2 V1, V14, T14, T15, T13                # t14, t15
-        add T15, T15, P
-        add T0, T0, T8                ; sub T8, T0, T8
-        add T1, T1, T9                ; sub T9, T1, T9
-        add T2, T2, T10               ; sub T10, T2, T10
-        add T3, T3, T11               ; sub T11, T3, T11
-        add T4, T4, T12               ; sub T12, T4, T12
-        add T5, T5, T13               ; sub T13, T5, T13
-        add T6, T6, T14               ; sub T14, T6, T14
-        add T7, T7, T15               ; sub T15, T7, T15
-        asr T8, T8, K14                                            # t8a
-        asr T9, T9, K14                                            # t9a
-        asr T10, T10, K14                                          # t10a
-        asr T11, T11, K14                                          # t11a
-        asr T12, T12, K14                                          # t12a
-        asr T13, T13, K14                                          # t13a
-        asr T14, T14, K14                                          # t14a
-        asr T15, T15, K14                                          # t15a
+        # t0a..t7a land in T16, T0..T6 (each sum goes to the register the previous one
+        # left), t8a..t15a in T8..T15.
+        add T15, T15, P               ; add T16, T0, T8
+        asr T16, T16, K14             ; sub T8, T0, T8            # t0a
+        asr T8, T8, K14               ; add T0, T1, T9            # t8a
+        asr T0, T0, K14               ; sub T9, T1, T9            # t1a
+        asr T9, T9, K14               ; add T1, T2, T10           # t9a
+        asr T1, T1, K14               ; sub T10, T2, T10          # t2a
+        asr T10, T10, K14             ; add T2, T3, T11           # t10a
+        asr T2, T2, K14               ; sub T11, T3, T11          # t3a
+        asr T11, T11, K14             ; add T3, T4, T12           # t11a
+        asr T3, T3, K14               ; sub T12, T4, T12          # t4a
+        asr T12, T12, K14             ; add T4, T5, T13           # t12a
+        asr T4, T4, K14               ; sub T13, T5, T13          # t5a
+        asr T13, T13, K14             ; add T5, T6, T14           # t13a
+        asr T5, T5, K14               ; sub T14, T6, T14          # t6a
+        asr T14, T14, K14             ; add T6, T7, T15           # t14a
+        asr T6, T6, K14               ; sub T15, T7, T15          # t7a
+        asr T15, T15, K14             ; sub T7, T16, T3           # t15a; t4
         prod2r T8, T9, V8, V9, JUNK                 # t8, t9 (+ 8192)
-        asr T0, T0, K14                ; nop                       # t0a
-        asr T1, T1, K14                                            # t1a
         prod2r T10, T11, V10, V11, V9               # t10, t11 (+ 8192)
-        asr T2, T2, K14                                            # t2a
-        asr T3, T3, K14                                            # t3a
-        prod2 T13, T12, V12, V13, V11               # t12, t13
-        asr T4, T4, K14                                            # t4a
-        asr T5, T5, K14                                            # t5a
-        prod2 T15, T14, V14, V15, V13               # t14, t15
-        asr T6, T6, K14                ; add V15, V15, P           # t6a
-        asr T7, T7, K14                                            # t7a
-        add T0, T0, T4                ; sub T4, T0, T4            # t0, t4
-        add T1, T1, T5                ; sub T5, T1, T5            # t1, t5
-        add T2, T2, T6                ; sub T6, T2, T6            # t2, t6
-        add T3, T3, T7                ; sub T7, T3, T7            # t3, t7
-        add V8, V8, V12               ; sub V12, V8, V12
-        add V9, V9, V13               ; sub V13, V9, V13
-        add V10, V10, V14             ; sub V14, V10, V14
-        add V11, V11, V15             ; sub V15, V11, V15
-        asr V8, V8, K14                                            # t8a
-        asr V12, V12, K14                                          # t12a
-        asr V9, V9, K14                                            # t9a
-        asr V13, V13, K14                                          # t13a
-        asr V10, V10, K14                                          # t10a
-        asr V14, V14, K14                                          # t14a
-        asr V11, V11, K14                                          # t11a
-        asr V15, V15, K14                                          # t15a
-        prod2r T4, T5, T16, T17, JUNK               # t4a, t5a (+ 8192)
-        prod2 T7, T6, T18, T19, T17                 # t6a, t7a
-        prod2r V12, V13, T20, T21, T19              # t12, t13 (+ 8192)
-        prod2 V15, V14, T22, T23, T21               # t14, t15
-        add V0, T0, T2                ; sub T2, T0, T2            # out0, t2a
-        add T1, T1, T3                ; sub T3, T1, T3            # t1 + t3, t3a
-        neg V15, T1                   ; add T23, T23, P           # out15
-        add T16, T16, T18             ; sub T18, T16, T18
-        add T17, T17, T19             ; sub T19, T17, T19
-        asr T16, T16, K14
-        asr T18, T18, K14                                          # t6
-        asr V12, T17, K14                                          # out12
-        asr T19, T19, K14                                          # t7
-        neg V3, T16                                               # out3
-        add T24, V8, V10              ; sub T10, V8, V10          # t8a + t10a, t10
-        add V14, V9, V11              ; sub T11, V9, V11          # out14, t11
-        neg V1, T24                                               # out1
-        add T20, T20, T22             ; sub T22, T20, T22
-        add T21, T21, T23             ; sub T23, T21, T23
-        asr V2, T20, K14                                           # out2
-        asr T22, T22, K14                                          # t14a
-        asr T21, T21, K14
-        asr T23, T23, K14                                          # t15a
-        neg V13, T21                                              # out13
-        bfly T2, T3, V7, V8, JUNK                   # out7, out8
-        bfly T19, T18, V4, V11, V8                  # out4, out11
-        bfly T11, T10, V6, V9, V11                  # out6, out9
-        bfly T22, T23, V5, V10, V9                  # out5, out10
+        # prod2 T13, T12, V12, V13 (t12, t13) and prod2 T15, T14, V14, V15 (t14, t15), with
+        # t0..t3 in their free add slots.
+        add V11, V11, P               ; smul24 V12, T13, rf0      ; ldunifa
+        add T16, T16, T3              ; smul24 P, T12, rf0        ; ldunifa   # t0
+        add V12, V12, P               ; smul24 V13, T13, rf0      ; ldunifa
+        add T17, T0, T4               ; smul24 P, T12, rf0        ; ldunifa   # t1
+        add V13, V13, P               ; smul24 V14, T15, rf0      ; ldunifa
+        add T18, T1, T5               ; smul24 P, T14, rf0        ; ldunifa   # t2
+        add V14, V14, P               ; smul24 V15, T15, rf0      ; ldunifa
+        add T19, T2, T6               ; smul24 P, T14, rf0        ; ldunifa   # t3
+        # t8a..t15a land in T20, V8, V9, V10 and V12..V15.
+        add V15, V15, P               ; add T20, V8, V12
+        asr T20, T20, K14             ; sub V12, V8, V12          # t8a
+        asr V12, V12, K14             ; add V8, V9, V13           # t12a
+        asr V8, V8, K14               ; sub V13, V9, V13          # t9a
+        asr V13, V13, K14             ; add V9, V10, V14          # t13a
+        asr V9, V9, K14               ; sub V14, V10, V14         # t10a
+        asr V14, V14, K14             ; add V10, V11, V15         # t14a
+        asr V10, V10, K14             ; sub V15, V11, V15         # t11a
+        asr V15, V15, K14             ; sub T4, T0, T4            # t15a; t5
+        nop                           ; sub T5, T1, T5            # t6
+        nop                           ; sub T6, T2, T6            # t7
+        prod2r T7, T4, T8, T9, JUNK                 # t4a, t5a (+ 8192)
+        # prod2 T6, T5, T10, T11 (t6a, t7a) with out0 and t1 + t3 in its free add slots.
+        add T9, T9, P                 ; smul24 T10, T6, rf0       ; ldunifa
+        add V0, T16, T18              ; smul24 P, T5, rf0         ; ldunifa   # out0
+        add T10, T10, P               ; smul24 T11, T6, rf0       ; ldunifa
+        add T0, T17, T19              ; smul24 P, T5, rf0         ; ldunifa   # t1 + t3
+        prod2r V12, V13, T12, T13, T11              # t12, t13 (+ 8192)
+        # prod2 V15, V14, T14, T15 (t14, t15) with out1's sum and out15 in its free slots.
+        add T13, T13, P               ; smul24 T14, V15, rf0      ; ldunifa
+        add T1, T20, V9               ; smul24 P, V14, rf0        ; ldunifa   # t8a + t10a
+        add T14, T14, P               ; smul24 T15, V15, rf0      ; ldunifa
+        neg V15, T0                   ; smul24 P, V14, rf0        ; ldunifa   # out15
+        add T15, T15, P               ; add T2, T8, T10
+        neg V1, T1                    ; sub T10, T8, T10                      # out1
+        asr T2, T2, K14               ; add T3, T9, T11
+        asr T10, T10, K14             ; sub T11, T9, T11                      # t6
+        neg V3, T2                    ; add T4, T12, T14                      # out3
+        asr V12, T3, K14              ; sub T14, T12, T14                     # out12
+        asr T11, T11, K14             ; add T5, T13, T15                      # t7
+        asr V2, T4, K14               ; sub T15, T13, T15                     # out2
+        asr T14, T14, K14             ; sub T18, T16, T18                     # t14a; t2a
+        asr T5, T5, K14               ; sub T19, T17, T19                     # t3a
+        asr T15, T15, K14             ; add V14, V8, V10                      # t15a; out14
+        neg V13, T5                   ; sub T20, T20, V9                      # out13; t10
+        sub T21, V8, V10                                                      # t11
+        bfly T18, T19, V7, V8, JUNK                 # out7, out8
+        bfly T11, T10, V4, V11, V8                  # out4, out11
+        bfly T21, T20, V6, V9, V11                  # out6, out9
+        bfly T14, T15, V5, V10, V9                  # out5, out10
         asr V10, V10, K14
 .endm
 
