@@ -405,10 +405,15 @@
 # j + 9: four lookups, one configuration. Row j + 2 is popped into PA at the end. A small
 # immediate cannot share an instruction with a signal, so the pops ride on the others.
 .macro rows_ra va, vb
-        rows_ra_nopop \va, \vb
-        nop                           ; nop                       ; ldtmu.PA   # row j + 2
+        rows_ra_head \va, \vb
+        mov tmua, PW                  ; add PW, PW, STRIDE        ; ldtmu.PA   # write j + 1
 .endm
+# The same without the pop of row j + 2, for the last pair.
 .macro rows_ra_nopop va, vb
+        rows_ra_head \va, \vb
+        mov tmua, PW                  ; add PW, PW, STRIDE                    # write j + 1
+.endm
+.macro rows_ra_head va, vb
         mov tmuc, CFG8                ; add PA, PA, \va           ; ldtmu.PB   # row j + 1
         max PA, PA, 0                 ; mov tmua, PX                          # read j + 8
         min tmud, PA, K255            ; add PB, PB, \vb
@@ -416,12 +421,19 @@
         add PX, PX, STRIDE            ; add PW, PW, STRIDE
         mov tmua, PX                                                          # read j + 9
         min tmud, PB, K255            ; add PX, PX, STRIDE
-        mov tmua, PW                  ; add PW, PW, STRIDE
 .endm
 
 # Rows j .. j + 3 (row j's pixels in PA), nothing left to request: four writes, one
-# configuration.
+# configuration. rows_w pops row j + 4 into PA at the end, rows_w_last does not.
 .macro rows_w va, vb, vc, vd
+        rows_w_head \va, \vb, \vc, \vd
+        mov tmua, PW                  ; add PW, PW, STRIDE        ; ldtmu.PA
+.endm
+.macro rows_w_last va, vb, vc, vd
+        rows_w_head \va, \vb, \vc, \vd
+        mov tmua, PW                  ; add PW, PW, STRIDE
+.endm
+.macro rows_w_head va, vb, vc, vd
         mov tmuc, CFG8                ; add PA, PA, \va           ; ldtmu.PB
         max PA, PA, 0
         min tmud, PA, K255            ; add PB, PB, \vb
@@ -433,7 +445,6 @@
         min tmud, PA, K255            ; add PB, PB, \vd
         max PB, PB, 0                 ; mov tmua, PW
         min tmud, PB, K255            ; add PW, PW, STRIDE
-        mov tmua, PW                  ; add PW, PW, STRIDE
 .endm
 
         tidx T1                       ; nop                       ; ldunifrf.rf1
@@ -586,8 +597,7 @@ pass2_join:
         nop
         nop                           ; nop                       ; ldtmu.PA   # row 8
         rows_w V8, V9, V10, V11
-        nop                           ; nop                       ; ldtmu.PA   # row 12
-        rows_w V12, V13, V14, V15
+        rows_w_last V12, V13, V14, V15
 
         # This thread's next block.
         add BLK, BLK, STEP
