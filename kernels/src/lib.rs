@@ -70,6 +70,7 @@ pub mod h264_idct4;
 pub mod h264_idct8;
 pub mod h264_idct_dc;
 pub mod vp9_idct32;
+pub mod vp9_itxfm16;
 pub mod vp9_itxfm4;
 pub mod vp9_itxfm8;
 pub mod vp9_iwht4;

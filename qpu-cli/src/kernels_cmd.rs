@@ -109,7 +109,8 @@ pub fn bench(kernel: Option<&str>, seed: u64) -> Result<ExitCode> {
     if emulated {
         out.push_str(
             "Each row is one dispatch of a whole 1920x1080 frame's worth of the kernel's blocks\n\
-             (4x4: 129,600; 8x8: 32,400; 32x32: 1,980), in random order, over all 12 QPUs at 2 threads each.\n\
+             (4x4: 129,600; 8x8: 32,400; 16x16: 8,160; 32x32: 2,040; the last two over the 1088\n\
+             coded rows), in random order, over all 12 QPUs at 2 threads each.\n\
              Cycles and times are the emulator's timing model (docs/qpu-sim.md): 800 MHz, one\n\
              instruction per 4 clocks per QPU, TMU reads after 165 clocks, a memory bus shared\n\
              by all QPUs at 10.4 bytes per clock (calibrated to py-videocore7's Pi 5 scopy\n\

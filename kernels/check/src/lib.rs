@@ -17,6 +17,7 @@ use golden::rng::Rng;
 use kernels::vp9_idct32::Vp9Idct32;
 use kernels::vp9_itxfm4::{TxType, Vp9Block, Vp9Itxfm4};
 use kernels::vp9_itxfm8::Vp9Itxfm8;
+use kernels::vp9_itxfm16::Vp9Itxfm16;
 use kernels::{Dest, Stats};
 use runtime::Device;
 use thiserror::Error;
@@ -30,18 +31,20 @@ pub enum Which {
     H264Idct8Dc,
     Vp9Itxfm4,
     Vp9Itxfm8,
+    Vp9Itxfm16,
     Vp9Iwht4,
     Vp9Idct32,
 }
 
 /// Every kernel, in the order reports list them.
-pub const KERNELS: [Which; 8] = [
+pub const KERNELS: [Which; 9] = [
     Which::H264Idct4,
     Which::H264Idct8,
     Which::H264Idct4Dc,
     Which::H264Idct8Dc,
     Which::Vp9Itxfm4,
     Which::Vp9Itxfm8,
+    Which::Vp9Itxfm16,
     Which::Vp9Iwht4,
     Which::Vp9Idct32,
 ];
@@ -55,6 +58,7 @@ impl Which {
             Which::H264Idct8Dc => "h264_idct8_dc",
             Which::Vp9Itxfm4 => "vp9_itxfm4",
             Which::Vp9Itxfm8 => "vp9_itxfm8",
+            Which::Vp9Itxfm16 => "vp9_itxfm16",
             Which::Vp9Iwht4 => "vp9_iwht4",
             Which::Vp9Idct32 => "vp9_idct32",
         }
@@ -68,6 +72,7 @@ impl Which {
     pub fn size(self) -> usize {
         match self {
             Which::H264Idct8 | Which::H264Idct8Dc | Which::Vp9Itxfm8 => 8,
+            Which::Vp9Itxfm16 => 16,
             Which::Vp9Idct32 => 32,
             _ => 4,
         }
@@ -82,6 +87,7 @@ impl Which {
             Which::H264Idct8Dc => "ff_h264_idct8_dc_add_8_c",
             Which::Vp9Itxfm4 => "vp9 itxfm_add[TX_4X4][all types]",
             Which::Vp9Itxfm8 => "vp9 itxfm_add[TX_8X8][all types]",
+            Which::Vp9Itxfm16 => "vp9 itxfm_add[TX_16X16][all types]",
             Which::Vp9Iwht4 => "vp9 iwht_iwht_4x4_add_c",
             Which::Vp9Idct32 => "vp9 idct_idct_32x32_add_c",
         }
@@ -106,6 +112,12 @@ impl Which {
                 "vp9_itxfm_8x8_adst_dct",
                 "vp9_itxfm_8x8_adst_adst",
             ],
+            Which::Vp9Itxfm16 => &[
+                "vp9_itxfm_16x16_dct_dct",
+                "vp9_itxfm_16x16_dct_adst",
+                "vp9_itxfm_16x16_adst_dct",
+                "vp9_itxfm_16x16_adst_adst",
+            ],
             Which::Vp9Iwht4 => &["vp9_itxfm_4x4_wht_wht"],
             Which::Vp9Idct32 => &["vp9_itxfm_32x32_dct_dct"],
         }
@@ -118,7 +130,11 @@ impl Which {
             Which::H264Idct8 => Some(H264Idct::Idct8),
             Which::H264Idct4Dc => Some(H264Idct::Idct4Dc),
             Which::H264Idct8Dc => Some(H264Idct::Idct8Dc),
-            Which::Vp9Itxfm4 | Which::Vp9Itxfm8 | Which::Vp9Iwht4 | Which::Vp9Idct32 => None,
+            Which::Vp9Itxfm4
+            | Which::Vp9Itxfm8
+            | Which::Vp9Itxfm16
+            | Which::Vp9Iwht4
+            | Which::Vp9Idct32 => None,
         }
     }
 
@@ -138,7 +154,7 @@ impl fmt::Display for Which {
 #[derive(Debug, Error)]
 pub enum CheckError {
     #[error(
-        "unknown kernel `{0}`; the kernels are h264_idct4, h264_idct8, h264_idct4_dc, h264_idct8_dc, vp9_itxfm4, vp9_itxfm8, vp9_iwht4, vp9_idct32"
+        "unknown kernel `{0}`; the kernels are h264_idct4, h264_idct8, h264_idct4_dc, h264_idct8_dc, vp9_itxfm4, vp9_itxfm8, vp9_itxfm16, vp9_iwht4, vp9_idct32"
     )]
     UnknownKernel(String),
     #[error("{0}")]
@@ -166,9 +182,11 @@ pub const GUARD: usize = 16;
 
 impl Layout {
     /// Every block position of a `width` x `height` picture, in random order: a whole frame's
-    /// worth of blocks.
+    /// worth of blocks. A height that is not a multiple of the block size is rounded up, as a
+    /// decoder's coded frame is (1080p's 16x16 blocks cover 1088 rows).
     pub fn full_frame(which: Which, width: usize, height: usize, rng: &mut Rng) -> Layout {
         let s = which.size();
+        let height = height.next_multiple_of(s);
         let mut positions: Vec<(usize, usize)> = (0..height / s)
             .flat_map(|y| (0..width / s).map(move |x| (x * s, y * s)))
             .collect();
@@ -244,7 +262,11 @@ impl Batch {
             coefs.extend(block.iter().map(|&c| c as i16));
             if matches!(
                 which,
-                Which::Vp9Itxfm4 | Which::Vp9Itxfm8 | Which::Vp9Iwht4 | Which::Vp9Idct32
+                Which::Vp9Itxfm4
+                    | Which::Vp9Itxfm8
+                    | Which::Vp9Itxfm16
+                    | Which::Vp9Iwht4
+                    | Which::Vp9Idct32
             ) {
                 let eob_i = sources[s]
                     .params()
@@ -290,6 +312,7 @@ impl Batch {
                 let tx = match self.which {
                     Which::Vp9Iwht4 => Vp9TxSize::Wht,
                     Which::Vp9Itxfm8 => Vp9TxSize::Tx8,
+                    Which::Vp9Itxfm16 => Vp9TxSize::Tx16,
                     Which::Vp9Idct32 => Vp9TxSize::Tx32,
                     _ => Vp9TxSize::Tx4,
                 };
@@ -328,7 +351,7 @@ impl Batch {
                 .run(device, &mut plane, &mut coefs, &dests)?,
             Which::Vp9Iwht4 => kernels::vp9_iwht4::Vp9Iwht4::new(device)?
                 .run(device, &mut plane, &mut coefs, &dests)?,
-            Which::Vp9Itxfm4 | Which::Vp9Itxfm8 | Which::Vp9Idct32 => {
+            Which::Vp9Itxfm4 | Which::Vp9Itxfm8 | Which::Vp9Itxfm16 | Which::Vp9Idct32 => {
                 let blocks: Vec<Vp9Block> = dests
                     .iter()
                     .zip(&self.vp9)
@@ -346,6 +369,9 @@ impl Batch {
                 match self.which {
                     Which::Vp9Itxfm8 => {
                         Vp9Itxfm8::new(device)?.run(device, &mut plane, &mut coefs, &blocks)?
+                    }
+                    Which::Vp9Itxfm16 => {
+                        Vp9Itxfm16::new(device)?.run(device, &mut plane, &mut coefs, &blocks)?
                     }
                     Which::Vp9Idct32 => {
                         Vp9Idct32::new(device)?.run(device, &mut plane, &mut coefs, &blocks)?

@@ -147,7 +147,7 @@ pub fn device() -> Device {
 /// `block[0]`, whatever the other coefficients hold; a DCT_DCT block with a larger eob runs
 /// the full transform and clears them all. The fixtures' DC-only blocks have nothing behind
 /// the DC, on which both forms agree, so this puts coefficients there (which a conforming
-/// decoder never leaves). `size` is 4 or 8; `run` runs the kernel on the batch.
+/// decoder never leaves). `size` is the block size; `run` runs the kernel on the batch.
 pub fn vp9_dc_only_keeps_the_other_coefficients(
     size: u32,
     run: impl FnOnce(&Device, &mut Buffer, &mut Buffer, &[Vp9Block]) -> kernels::Result<Stats>,
@@ -155,8 +155,12 @@ pub fn vp9_dc_only_keeps_the_other_coefficients(
     let device = device();
     let n_coefs = (size * size) as usize;
     // vp9dsp_template.c, itxfm_wrapper: the DC-only residual is (t + round) >> bits, with
-    // bits 4 for 4x4 and 5 for 8x8.
-    let bits = if size == 4 { 4 } else { 5 };
+    // bits 4 for 4x4, 5 for 8x8 and 6 for 16x16 and 32x32.
+    let bits = match size {
+        4 => 4,
+        8 => 5,
+        _ => 6,
+    };
     let stride = 2 * size + 8;
     let dc = [1000i16, -32768, 700, 32767, -5];
     let n = dc.len();
@@ -172,8 +176,11 @@ pub fn vp9_dc_only_keeps_the_other_coefficients(
         // coefficient cleared. The others are DC-only with other coefficients behind the DC.
         if b != 2 {
             for i in 1..n_coefs {
-                coefs_in[n_coefs * b + i] =
-                    (i as i16 * 311 - 5000) * if b % 2 == 0 { 1 } else { -1 };
+                // Wrapping: at 16x16 and up the pattern passes the int16 range.
+                coefs_in[n_coefs * b + i] = (i as i16)
+                    .wrapping_mul(311)
+                    .wrapping_sub(5000)
+                    .wrapping_mul(if b % 2 == 0 { 1 } else { -1 });
             }
         }
         blocks.push(Vp9Block {
