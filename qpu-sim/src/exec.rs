@@ -10,57 +10,90 @@ use qpu_asm::{AluInstr, BranchInstr, DecodeError, Input, Instr, Src, decode};
 use crate::alu::{FlagKind, LaneCtx, Lanes, OpResult, eval_add, eval_mul, is_sfu, multop_rtop};
 use crate::fault::FaultKind;
 use crate::float::{fin, pack_f32};
+use crate::lower::{Eval, Half, Lowered, Operand, SigLoad, lower};
 use crate::memory::Memory;
 use crate::timing::{QpuStats, Timing};
 use crate::tmu::{self, TmuRequest};
 
-/// The program, decoded once per dispatch as far as it is executed. Words are fetched from
-/// memory the first time they execute, so a code buffer of any size costs only what runs.
+/// The program, decoded and lowered once per dispatch as far as it is executed. Words are
+/// fetched from memory the first time they execute, so a code buffer of any size costs only
+/// what runs.
 pub(crate) struct Code {
     pub base: u32,
     /// Instruction words from `base` to the end of its buffer.
     len: usize,
-    decoded: Vec<Option<Result<(Instr, bool), DecodeError>>>,
+    /// The register-file size the lowered forms were checked against.
+    nregs: u32,
+    decoded: Vec<Option<Result<Slot, DecodeError>>>,
+}
+
+/// One decoded instruction and, when it has one, its lowered form (`crate::lower`).
+pub(crate) struct Slot {
+    pub instr: Instr,
+    pub low: Option<Lowered>,
 }
 
 impl Code {
-    pub fn load(mem: &mut Memory, base: u32) -> Option<Code> {
+    pub fn load(mem: &mut Memory, base: u32, nregs: u32) -> Option<Code> {
         let bytes = mem.bytes_from(base)?;
         Some(Code {
             base,
             len: bytes / 8,
+            nregs,
             decoded: Vec::new(),
         })
     }
 
+    /// Decodes the instruction at `pc` if it has not been yet; faults if it cannot.
     #[inline]
-    fn get(&mut self, pc: usize, mem: &mut Memory) -> Result<&(Instr, bool), FaultKind> {
+    pub fn ensure(&mut self, pc: usize, mem: &mut Memory) -> Result<(), FaultKind> {
+        if let Some(Some(Ok(_))) = self.decoded.get(pc) {
+            return Ok(());
+        }
+        self.decode_at(pc, mem)
+    }
+
+    #[cold]
+    fn decode_at(&mut self, pc: usize, mem: &mut Memory) -> Result<(), FaultKind> {
         if pc >= self.len {
             return Err(FaultKind::PcOutsideCode {
                 addr: self.base.wrapping_add((pc as u32).wrapping_mul(8)),
             });
         }
         if pc >= self.decoded.len() {
-            self.decoded.resize(pc + 64, None);
+            self.decoded.resize_with(pc + 64, || None);
         }
         let addr = self.base.wrapping_add(pc as u32 * 8);
+        let nregs = self.nregs;
         let slot = &mut self.decoded[pc];
         if slot.is_none() {
             let word = mem
                 .read_u64(addr)
                 .ok_or(FaultKind::PcOutsideCode { addr })?;
-            *slot = Some(decode(word).map(|i| {
-                let plain = is_plain(&i);
-                (i, plain)
+            *slot = Some(decode(word).map(|instr| {
+                let low = match &instr {
+                    Instr::Alu(a) => lower(a, nregs),
+                    Instr::Branch(_) => None,
+                };
+                Slot { instr, low }
             }));
         }
         match slot {
-            Some(Ok(i)) => Ok(i),
+            Some(Ok(_)) => Ok(()),
             Some(Err(e)) => Err(FaultKind::InvalidInstruction {
                 word: mem.read_u64(addr).unwrap_or(0),
                 reason: e.to_string(),
             }),
             None => unreachable!("filled above"),
+        }
+    }
+
+    /// The instruction at `pc`, once [`Code::ensure`] has succeeded for it.
+    #[inline]
+    pub fn slot(&self, pc: usize) -> Option<&Slot> {
+        match self.decoded.get(pc) {
+            Some(Some(Ok(s))) => Some(s),
+            _ => None,
         }
     }
 
@@ -108,7 +141,10 @@ pub(crate) struct Thread {
     pub supergroup: u32,
     pub slot: u32,
     pub tidx: u32,
-    pub rf: Vec<Lanes>,
+    /// The register file. Always 64 entries, so that a 6-bit register number indexes it
+    /// without a bounds check; only the first `nregs` exist (see `Ctx::nregs`), which every
+    /// access checks or lowering has checked.
+    pub rf: Box<[Lanes; 64]>,
     pub fa: u16,
     pub fb: u16,
     pub pc: usize,
@@ -153,7 +189,6 @@ pub(crate) enum Outcome {
 /// Everything an instruction can touch outside its thread.
 pub(crate) struct Ctx<'a, 't> {
     pub mem: &'a mut Memory,
-    pub code: &'a mut Code,
     pub timing: &'a Timing,
     pub stats: &'a mut QpuStats,
     pub clock: &'a mut u64,
@@ -184,7 +219,8 @@ impl Thread {
         payload: (Lanes, Lanes),
         now: u64,
     ) -> Thread {
-        let mut rf = vec![[0u32; 16]; nregs as usize];
+        let _ = nregs;
+        let mut rf = Box::new([[0u32; 16]; 64]);
         // Mesa nir_to_vir.c (compute, ver >= 71): cs_payload[0] is rf3, cs_payload[1] is rf2.
         rf[3] = payload.0;
         rf[2] = payload.1;
@@ -253,7 +289,7 @@ impl Thread {
             return Ok(imm);
         }
         match i.src {
-            Src::Rf(n) if u32::from(n) < nregs => Ok(&self.rf[n as usize]),
+            Src::Rf(n) if u32::from(n) < nregs => Ok(&self.rf[n as usize & 63]),
             Src::Rf(n) => Err(FaultKind::RegisterOutOfRange {
                 reg: n,
                 nregs,
@@ -280,7 +316,7 @@ impl Thread {
                         threads,
                     });
                 }
-                Ok(self.rf[n as usize])
+                Ok(self.rf[n as usize & 63])
             }
             Src::SmallImm(idx) => {
                 let v = small_imm_value(idx).ok_or_else(|| FaultKind::InvalidInstruction {
@@ -304,27 +340,35 @@ impl Thread {
     }
 
     /// Executes the instruction at `pc`.
-    pub fn step(&mut self, cx: &mut Ctx<'_, '_>) -> Result<Outcome, FaultKind> {
-        let (instr, plain) = *cx.code.get(self.pc, cx.mem)?;
-        let pc_addr = cx.code.base.wrapping_add(self.pc as u32 * 8);
+    #[inline]
+    pub fn step(&mut self, code: &mut Code, cx: &mut Ctx<'_, '_>) -> Result<Outcome, FaultKind> {
+        code.ensure(self.pc, cx.mem)?;
+        let code = &*code;
+        let slot = code.slot(self.pc).expect("decoded by ensure");
         *cx.clock += cx.timing.clocks_per_instr;
         self.instrs += 1;
+        if let (Some(low), Instr::Alu(a), None) = (&slot.low, &slot.instr, &cx.trace) {
+            // The thread-end rules depend on where the thread is in its end sequence; the
+            // generic path checks them.
+            let ends_here =
+                low.thrsw && !self.prev_thrsw && self.last_thrsw_found && self.thrsw.is_none();
+            if self.thread_end_at.is_none() && !ends_here {
+                self.lowered_alu(low, a, cx)?;
+                self.prev_thrsw = low.thrsw;
+                return self.advance(code);
+            }
+        }
+        let instr = &slot.instr;
+        let pc_addr = code.base.wrapping_add(self.pc as u32 * 8);
         if cx.trace.is_some() {
             cx.written.clear();
         }
-        let is_thrsw = match &instr {
+        let is_thrsw = match instr {
             Instr::Branch(b) => {
-                self.branch_instr(b, pc_addr, cx)?;
+                self.branch_instr(b, pc_addr, code, cx)?;
                 false
             }
-            Instr::Alu(a) => {
-                if plain && self.thread_end_at.is_none() && cx.trace.is_none() {
-                    self.plain_alu(a, cx)?;
-                    false
-                } else {
-                    self.alu_instr(a, cx)?
-                }
-            }
+            Instr::Alu(a) => self.alu_instr(a, cx)?,
         };
         if let Some(t) = cx.trace.as_deref_mut() {
             let _ = writeln!(
@@ -345,11 +389,12 @@ impl Thread {
             }
         }
         self.prev_thrsw = is_thrsw;
-        self.advance(cx)
+        self.advance(code)
     }
 
     /// Moves to the next instruction, running down the branch and thread-switch delays.
-    fn advance(&mut self, cx: &mut Ctx<'_, '_>) -> Result<Outcome, FaultKind> {
+    #[inline]
+    fn advance(&mut self, code: &Code) -> Result<Outcome, FaultKind> {
         let mut next = self.pc + 1;
         if let Some(b) = &mut self.branch {
             b.left -= 1;
@@ -390,18 +435,20 @@ impl Thread {
                 outcome = if end { Outcome::End } else { Outcome::Switch };
             }
         }
-        if outcome == Outcome::Continue && self.pc >= cx.code.len() {
+        if outcome == Outcome::Continue && self.pc >= code.len() {
             return Err(FaultKind::PcOutsideCode {
-                addr: cx.code.base.wrapping_add(self.pc as u32 * 8),
+                addr: code.base.wrapping_add(self.pc as u32 * 8),
             });
         }
         Ok(outcome)
     }
 
+    #[inline(never)]
     fn branch_instr(
         &mut self,
         b: &BranchInstr,
         pc_addr: u32,
+        code: &Code,
         cx: &mut Ctx<'_, '_>,
     ) -> Result<(), FaultKind> {
         // Mesa qpu_validate.c: "branch in a branch delay slot", "branch in a THRSW delay slot".
@@ -488,8 +535,7 @@ impl Thread {
         if b.link {
             self.link = ret;
         }
-        let target = cx
-            .code
+        let target = code
             .index_of(target_addr)
             .ok_or(FaultKind::BadBranchTarget { addr: target_addr })?;
         self.branch = Some(PendingBranch {
@@ -500,89 +546,158 @@ impl Thread {
         Ok(())
     }
 
-    /// The fast path for the common instruction: no signals, conditions or flag updates, ops
-    /// without side effects, register or no destinations (see `is_plain`). Same semantics as
-    /// `alu_instr`, fewer checks.
-    fn plain_alu(&mut self, ins: &AluInstr, cx: &mut Ctx<'_, '_>) -> Result<(), FaultKind> {
-        let (add, mul) = (&ins.add, &ins.mul);
-        let (nregs, threads) = (cx.nregs, cx.threads_per_qpu);
+    /// An input of a lowered ALU by reference: the register itself, or `imm` filled with the
+    /// immediate.
+    #[inline(always)]
+    fn lowered_operand<'a>(&'a self, o: Operand, imm: &'a mut Option<Lanes>) -> &'a Lanes {
+        match o {
+            Operand::Reg(n) => &self.rf[n as usize & 63],
+            Operand::Imm(v) => imm.insert([v; 16]),
+        }
+    }
+
+    /// Evaluates one lowered ALU, reading its inputs in place.
+    #[inline(always)]
+    fn lowered_eval(
+        &self,
+        h: &Half,
+        generic: impl FnOnce(&Lanes, &Lanes, &LaneCtx) -> Result<OpResult, FaultKind>,
+        cond_mask: u16,
+    ) -> Result<Res, FaultKind> {
+        let (mut i0, mut i1) = (None, None);
+        let a = self.lowered_operand(h.a, &mut i0);
+        let b = self.lowered_operand(h.b, &mut i1);
+        Ok(match h.eval {
+            Eval::Direct(f, kind) => Res::Direct(f(a, b), kind),
+            Eval::Generic => Res::Full(generic(
+                a,
+                b,
+                &LaneCtx {
+                    tidx: self.tidx,
+                    flags_a: self.fa,
+                    flags_b: self.fb,
+                    link: self.link,
+                    cond_mask,
+                },
+            )?),
+        })
+    }
+
+    /// Writes a lowered result: straight into the register when it is an unpacked result to
+    /// a register not yet written, else through `write`.
+    #[inline(always)]
+    fn lowered_write(
+        &mut self,
+        dst: Waddr,
+        r: &Res,
+        mask: u16,
+        cx: &mut Ctx<'_, '_>,
+        rf_written: &mut u64,
+    ) -> Result<(), FaultKind> {
+        let val = match r {
+            Res::Direct(v, _) => v,
+            Res::Full(r) if r.pack == crate::float::F32Pack::None => &r.val,
+            Res::Full(r) => return self.write(dst, r, mask, cx, rf_written),
+        };
+        if let Waddr::Rf(n) = dst {
+            // Lowering checked n against the register file.
+            if *rf_written >> n & 1 == 0 {
+                *rf_written |= 1 << n;
+                let reg = &mut self.rf[n as usize & 63];
+                if mask == 0xffff {
+                    *reg = *val;
+                } else {
+                    for i in 0..16 {
+                        reg[i] = if mask >> i & 1 == 1 { val[i] } else { reg[i] };
+                    }
+                }
+                return Ok(());
+            }
+        }
+        self.write(dst, &r.to_op_result(), mask, cx, rf_written)
+    }
+
+    /// Executes a lowered ALU instruction (`crate::lower`). The same steps, in the same order,
+    /// as `alu_instr`, without the checks lowering has already made.
+    fn lowered_alu(
+        &mut self,
+        l: &Lowered,
+        ins: &AluInstr,
+        cx: &mut Ctx<'_, '_>,
+    ) -> Result<(), FaultKind> {
         if let Some((reg, ready)) = self.sfu_pending {
-            let touches = |i: &Input, n: u8| n >= 1 && i.src == Src::Rf(reg);
             if self.instrs > ready {
                 self.sfu_pending = None;
-            } else if touches(&add.a, add.op.nsrc())
-                || touches(&add.b, add.op.nsrc().saturating_sub(1))
-                || touches(&mul.a, mul.op.nsrc())
-                || touches(&mul.b, mul.op.nsrc().saturating_sub(1))
-            {
+            } else if l.reads >> reg & 1 == 1 {
                 let stall = (ready - (self.instrs - 1)) * cx.timing.clocks_per_instr;
                 *cx.clock += stall;
                 cx.stats.sfu_wait_cycles += stall;
                 self.sfu_pending = None;
             }
         }
-        // Operands are read in place (by reference), before anything is written.
-        let (mut i0, mut i1) = ([0u32; 16], [0u32; 16]);
-        let add_res = if add.op == qpu_asm::isa::AddOp::Nop {
-            None
-        } else {
-            let n = add.op.nsrc();
-            let a = self.operand(&add.a, n >= 1, &mut i0, nregs, threads)?;
-            let b = self.operand(&add.b, n >= 2, &mut i1, nregs, threads)?;
-            let lane_cx = LaneCtx {
-                tidx: self.tidx,
-                flags_a: self.fa,
-                flags_b: self.fb,
-                link: self.link,
-                cond_mask: 0xffff,
-            };
-            Some(eval_add(
-                add.op,
-                a,
-                b,
-                add.a.unpack,
-                add.b.unpack,
-                add.pack,
-                &lane_cx,
-            )?)
+        let add_mask = self.cond_mask(l.add.and_then(|h| h.cond));
+        let mul_mask = self.cond_mask(l.mul.and_then(|h| h.cond));
+        let (add, mul) = (&ins.add, &ins.mul);
+        let ar = match &l.add {
+            Some(h) => Some(self.lowered_eval(
+                h,
+                |a, b, lcx| eval_add(add.op, a, b, add.a.unpack, add.b.unpack, add.pack, lcx),
+                add_mask,
+            )?),
+            None => None,
         };
-        let mul_res = if mul.op == qpu_asm::isa::MulOp::Nop {
-            None
-        } else {
-            let n = mul.op.nsrc();
-            let a = self.operand(&mul.a, n >= 1, &mut i0, nregs, threads)?;
-            let b = self.operand(&mul.b, n >= 2, &mut i1, nregs, threads)?;
-            Some(eval_mul(
-                mul.op,
-                a,
-                b,
-                mul.a.unpack,
-                mul.b.unpack,
-                mul.pack,
-                None,
-            )?)
+        let mr = match &l.mul {
+            Some(h) => Some(self.lowered_eval(
+                h,
+                |a, b, _| eval_mul(mul.op, a, b, mul.a.unpack, mul.b.unpack, mul.pack, None),
+                mul_mask,
+            )?),
+            None => None,
         };
-        // Both ALUs write full registers here; the generic path handles packs, a register
-        // out of range and two writes to one register (a fault).
-        let mut rf_written = 0u64;
-        for (r, dst) in [(&add_res, add.dst), (&mul_res, mul.dst)] {
-            let Some(r) = r else { continue };
-            match dst {
-                Waddr::Rf(n)
-                    if r.pack == crate::float::F32Pack::None
-                        && u32::from(n) < nregs
-                        && rf_written >> n & 1 == 0 =>
-                {
-                    rf_written |= 1 << n;
-                    self.rf[n as usize] = r.val;
+        let sr = match l.sig {
+            SigLoad::None => None,
+            SigLoad::Unif(r) => Some((r, [self.read_uniform(cx.mem)?; 16])),
+            SigLoad::Tmu(r) => {
+                let e = self.fifo.pop_front().ok_or(FaultKind::LdtmuEmpty)?;
+                if e.ready > *cx.clock {
+                    let wait = e.ready - *cx.clock;
+                    *cx.clock = e.ready;
+                    cx.stats.tmu_wait_cycles += wait;
                 }
-                _ => self.write(dst, r, 0xffff, cx, &mut rf_written)?,
+                Some((r, e.data))
             }
+        };
+        let mut rf_written = 0u64;
+        if let (Some(h), Some(r)) = (&l.add, &ar) {
+            self.lowered_write(h.dst, r, add_mask, cx, &mut rf_written)?;
+        }
+        if let (Some(h), Some(r)) = (&l.mul, &mr) {
+            self.lowered_write(h.dst, r, mul_mask, cx, &mut rf_written)?;
+        }
+        if let Some((n, v)) = sr {
+            let r = Res::Direct(v, FlagKind::Int);
+            self.lowered_write(Waddr::Rf(n), &r, 0xffff, cx, &mut rf_written)?;
+        }
+        if let (Some(h), Some(r)) = (&l.add, &ar) {
+            if h.flags {
+                let (z, n, c) = r.flag_bits()?;
+                self.update_flags(add.flags.pf, add.flags.uf, z, n, c, add.op.name())?;
+            }
+        }
+        if let (Some(h), Some(r)) = (&l.mul, &mr) {
+            if h.flags {
+                let (z, n, c) = r.flag_bits()?;
+                self.update_flags(mul.flags.pf, mul.flags.uf, z, n, c, mul.op.name())?;
+            }
+        }
+        if l.thrsw {
+            self.thrsw_signal()?;
         }
         Ok(())
     }
 
     /// Executes an ALU instruction; returns whether it carried `thrsw`.
+    #[inline(never)]
     fn alu_instr(&mut self, ins: &AluInstr, cx: &mut Ctx<'_, '_>) -> Result<bool, FaultKind> {
         let sig = ins.sig;
         if sig.ldvary || sig.ldtlb || sig.ldtlbu {
@@ -947,7 +1062,7 @@ impl Thread {
     }
 
     /// Writes an ALU or signal result to its destination.
-    #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn write(
         &mut self,
         dst: Waddr,
@@ -963,7 +1078,7 @@ impl Thread {
                 && *rf_written >> n & 1 == 0
             {
                 *rf_written |= 1 << n;
-                let reg = &mut self.rf[n as usize];
+                let reg = &mut self.rf[n as usize & 63];
                 if mask == 0xffff {
                     *reg = r.val;
                 } else {
@@ -988,15 +1103,9 @@ impl Thread {
         };
         match dst {
             Waddr::Rf(n) => {
-                self.rf_write(
-                    n,
-                    packed(&self.rf.get(n as usize).copied().unwrap_or([0; 16])),
-                    mask,
-                    cx,
-                    rf_written,
-                )?;
+                self.rf_write(n, packed(&self.rf[n as usize & 63]), mask, cx, rf_written)?;
                 if cx.trace.is_some() {
-                    cx.written.push((dst, self.rf[n as usize], mask));
+                    cx.written.push((dst, self.rf[n as usize & 63], mask));
                 }
             }
             Waddr::Magic(m) => {
@@ -1031,7 +1140,7 @@ impl Thread {
             )));
         }
         *rf_written |= 1 << n;
-        let r = &mut self.rf[n as usize];
+        let r = &mut self.rf[n as usize & 63];
         if mask == 0xffff {
             *r = v;
         } else {
@@ -1193,6 +1302,52 @@ fn sig_addr(ins: &AluInstr) -> Result<Waddr, FaultKind> {
     })
 }
 
+/// A lowered ALU's result: the lanes of a direct lane function, or the generic evaluation's
+/// whole result.
+enum Res {
+    Direct(Lanes, FlagKind),
+    Full(OpResult),
+}
+
+impl Res {
+    fn to_op_result(&self) -> OpResult {
+        match self {
+            Res::Direct(val, kind) => OpResult {
+                val: *val,
+                kind: *kind,
+                carry: None,
+                cmp: None,
+                pack: crate::float::F32Pack::None,
+            },
+            Res::Full(r) => OpResult { ..*r },
+        }
+    }
+
+    fn flag_bits(&self) -> Result<(u16, u16, Option<u16>), FaultKind> {
+        match self {
+            Res::Direct(val, kind) => Ok(zn_bits(val, *kind)),
+            Res::Full(r) => flag_bits(r),
+        }
+    }
+}
+
+/// The Z and N masks of a value, with no carry.
+fn zn_bits(val: &Lanes, kind: FlagKind) -> (u16, u16, Option<u16>) {
+    let (mut z, mut n) = (0u16, 0u16);
+    for (i, &v) in val.iter().enumerate() {
+        let (is_z, is_n) = match kind {
+            FlagKind::Int => (v == 0, v >> 31 == 1),
+            FlagKind::Float => {
+                let f = fin(v);
+                (f == 0.0, f < 0.0)
+            }
+        };
+        z |= u16::from(is_z) << i;
+        n |= u16::from(is_n) << i;
+    }
+    (z, n, None)
+}
+
 /// The Z, N and C masks of a result.
 fn flag_bits(r: &OpResult) -> Result<(u16, u16, Option<u16>), FaultKind> {
     if let Some((z, n, c)) = r.cmp {
@@ -1216,71 +1371,4 @@ fn flag_bits(r: &OpResult) -> Result<(u16, u16, Option<u16>), FaultKind> {
         }
     }
     Ok((z, n, r.carry))
-}
-
-/// Whether an instruction can take `Thread::plain_alu`: an ALU instruction with no signals, no
-/// conditions or flag updates, register (or no) destinations, and ops whose evaluation has no
-/// side effects and reads no per-thread state beyond `tidx`.
-fn is_plain(i: &Instr) -> bool {
-    use qpu_asm::isa::{AddOp as A, MulOp as M};
-    let Instr::Alu(a) = i else { return false };
-    let no_flags = |f: &qpu_asm::AluFlags| f.cond.is_none() && f.pf.is_none() && f.uf.is_none();
-    let rf_or_none = |has: bool, w: Waddr| !has || matches!(w, Waddr::Rf(_));
-    a.sig.is_empty()
-        && no_flags(&a.add.flags)
-        && no_flags(&a.mul.flags)
-        && rf_or_none(a.add.op.has_dst(), a.add.dst)
-        && rf_or_none(a.mul.op.has_dst(), a.mul.dst)
-        && matches!(
-            a.add.op,
-            A::Nop
-                | A::Fadd
-                | A::Faddnf
-                | A::Fsub
-                | A::Fmin
-                | A::Fmax
-                | A::Vfpack
-                | A::Add
-                | A::Sub
-                | A::Min
-                | A::Max
-                | A::Umin
-                | A::Umax
-                | A::Shl
-                | A::Shr
-                | A::Asr
-                | A::Ror
-                | A::Vfmin
-                | A::Vfmax
-                | A::And
-                | A::Or
-                | A::Xor
-                | A::Vadd
-                | A::Vsub
-                | A::Not
-                | A::Neg
-                | A::Clz
-                | A::Tidx
-                | A::Eidx
-                | A::Fround
-                | A::Ftoin
-                | A::Ftrunc
-                | A::Ftoiz
-                | A::Ffloor
-                | A::Ftouz
-                | A::Fceil
-                | A::Fdx
-                | A::Fdy
-                | A::Itof
-                | A::Utof
-                | A::Fmov
-                | A::Mov
-                | A::Rotq
-                | A::Rot
-                | A::Shuffle
-        )
-        && matches!(
-            a.mul.op,
-            M::Nop | M::Add | M::Sub | M::Smul24 | M::Vfmul | M::Fmov | M::Mov | M::Fmul
-        )
 }

@@ -241,7 +241,9 @@ impl Gpu {
     ) -> Result<Stats, Fault> {
         let timing = self.config.timing;
         let nqpus = self.config.qpus();
-        let mut code = Code::load(&mut self.memory, csd.code).ok_or_else(|| {
+        // 64 registers per thread at 1 or 2 threads, 32 at 4 (Mesa vir_register_allocate.c).
+        let nregs = if threads == 4 { 32 } else { 64 };
+        let mut code = Code::load(&mut self.memory, csd.code, nregs).ok_or_else(|| {
             Fault::global(FaultKind::BadDispatch(format!(
                 "the shader address {:#010x} (cfg[5] & ~7) is outside every buffer object",
                 csd.code
@@ -255,8 +257,6 @@ impl Gpu {
             2 => vec![0, 2],
             _ => vec![0, 1, 2, 3],
         };
-        // 64 registers per thread at 1 or 2 threads, 32 at 4 (Mesa vir_register_allocate.c).
-        let nregs = if threads == 4 { 32 } else { 64 };
         let fifo_capacity = 16 / threads;
         let mut qpus: Vec<QpuState> = (0..nqpus)
             .map(|_| QpuState {
@@ -368,7 +368,6 @@ impl Gpu {
                     let slot = th.slot as usize;
                     let mut cx = Ctx {
                         mem: &mut self.memory,
-                        code: &mut code,
                         timing: &timing,
                         stats: &mut qs.stats,
                         clock: &mut qs.clock,
@@ -384,7 +383,7 @@ impl Gpu {
                     let mut pc;
                     let outcome = loop {
                         steps += 1;
-                        pc = cx.code.base.wrapping_add(th.pc as u32 * 8);
+                        pc = code.base.wrapping_add(th.pc as u32 * 8);
                         if steps > self.config.max_steps {
                             return Err(Fault {
                                 kind: FaultKind::StepLimit {
@@ -398,7 +397,7 @@ impl Gpu {
                                 }),
                             });
                         }
-                        let outcome = th.step(&mut cx).map_err(|kind| Fault {
+                        let outcome = th.step(&mut code, &mut cx).map_err(|kind| Fault {
                             kind,
                             at: Some(Location {
                                 qpu: q as u32,
