@@ -11,7 +11,7 @@ use crate::alu::{FlagKind, LaneCtx, Lanes, OpResult, eval_add, eval_mul, is_sfu,
 use crate::fault::FaultKind;
 use crate::float::{fin, pack_f32};
 use crate::lower::{Eval, Half, Lowered, Operand, SigLoad, lower};
-use crate::memory::Memory;
+use crate::memory::{Mem, Memory};
 use crate::timing::{QpuStats, Timing};
 use crate::tmu::{self, TmuRequest};
 
@@ -31,6 +31,18 @@ pub(crate) struct Code {
 pub(crate) struct Slot {
     pub instr: Instr,
     pub low: Option<Lowered>,
+    /// Whether it can touch state other QPUs see in the same quantum: a TMU lookup (memory
+    /// and the shared bus) or a barrier. The parallel scheduler stops before it.
+    pub event: bool,
+}
+
+/// Whether an instruction writes `tmua`, `tmuau` or `syncb` (see [`Slot::event`]).
+fn is_event(i: &Instr) -> bool {
+    let Instr::Alu(a) = i else { return false };
+    let ev = |w: Waddr| matches!(w, Waddr::Magic(Magic::Tmua | Magic::Tmuau | Magic::Syncb));
+    (a.add.op.has_dst() && ev(a.add.dst))
+        || (a.mul.op.has_dst() && ev(a.mul.dst))
+        || a.sig_addr.is_some_and(ev)
 }
 
 impl Code {
@@ -75,7 +87,8 @@ impl Code {
                     Instr::Alu(a) => lower(a, nregs),
                     Instr::Branch(_) => None,
                 };
-                Slot { instr, low }
+                let event = is_event(&instr);
+                Slot { instr, low, event }
             }));
         }
         match slot {
@@ -188,7 +201,7 @@ pub(crate) enum Outcome {
 
 /// Everything an instruction can touch outside its thread.
 pub(crate) struct Ctx<'a, 't> {
-    pub mem: &'a mut Memory,
+    pub mem: Mem<'a>,
     pub timing: &'a Timing,
     pub stats: &'a mut QpuStats,
     pub clock: &'a mut u64,
@@ -264,7 +277,7 @@ impl Thread {
     }
 
     #[inline]
-    fn read_uniform(&mut self, mem: &mut Memory) -> Result<u32, FaultKind> {
+    fn read_uniform(&mut self, mem: &mut Mem<'_>) -> Result<u32, FaultKind> {
         let addr = self.unif;
         let v = mem
             .read_uniform(addr)
@@ -339,12 +352,28 @@ impl Thread {
         }
     }
 
-    /// Executes the instruction at `pc`.
+    /// Executes the instruction at `pc`, decoding it first if needed.
     #[inline]
     pub fn step(&mut self, code: &mut Code, cx: &mut Ctx<'_, '_>) -> Result<Outcome, FaultKind> {
-        code.ensure(self.pc, cx.mem)?;
+        code.ensure(self.pc, cx.mem.exclusive()?)?;
         let code = &*code;
         let slot = code.slot(self.pc).expect("decoded by ensure");
+        self.exec(slot, code, cx)
+    }
+
+    /// Whether the thread is in its thread-end sequence (the ending thrsw has issued).
+    pub fn ending(&self) -> bool {
+        self.thrsw.is_some_and(|t| t.end) || self.thrsw_queued.is_some_and(|t| t.end)
+    }
+
+    /// Executes `slot`, the decoded instruction at `pc`.
+    #[inline]
+    pub fn exec(
+        &mut self,
+        slot: &Slot,
+        code: &Code,
+        cx: &mut Ctx<'_, '_>,
+    ) -> Result<Outcome, FaultKind> {
         *cx.clock += cx.timing.clocks_per_instr;
         self.instrs += 1;
         if let (Some(low), Instr::Alu(a), None) = (&slot.low, &slot.instr, &cx.trace) {
@@ -489,11 +518,11 @@ impl Thread {
         let ret = pc_addr.wrapping_add(32);
         let unif = match b.unif {
             None => None,
-            Some(BranchDest::Abs) => Some(self.read_uniform(cx.mem)?),
+            Some(BranchDest::Abs) => Some(self.read_uniform(&mut cx.mem)?),
             Some(BranchDest::Rel) => {
                 // The offset is relative to the uniform after the one holding it
                 // (py-videocore7 test_uniform_branch_rel: offset 8 at unif[1] lands on unif[4]).
-                let v = self.read_uniform(cx.mem)?;
+                let v = self.read_uniform(&mut cx.mem)?;
                 Some(self.unif.wrapping_add(v))
             }
             Some(BranchDest::Regfile) => {
@@ -656,7 +685,7 @@ impl Thread {
         };
         let sr = match l.sig {
             SigLoad::None => None,
-            SigLoad::Unif(r) => Some((r, [self.read_uniform(cx.mem)?; 16])),
+            SigLoad::Unif(r) => Some((r, [self.read_uniform(&mut cx.mem)?; 16])),
             SigLoad::Tmu(r) => {
                 let e = self.fifo.pop_front().ok_or(FaultKind::LdtmuEmpty)?;
                 if e.ready > *cx.clock {
@@ -831,7 +860,7 @@ impl Thread {
         // with the ALU results at the end of the instruction.
         let mut sig_val: Option<(Waddr, Lanes)> = None;
         if sig.ldunif || sig.ldunifrf {
-            let v = self.read_uniform(cx.mem)?;
+            let v = self.read_uniform(&mut cx.mem)?;
             let dst = if sig.ldunif {
                 Waddr::Rf(0)
             } else {
@@ -1196,7 +1225,7 @@ impl Thread {
                     // tmuau takes its configuration from the uniform stream (Mesa
                     // v3d_qpu_magic_waddr_loads_unif; py-videocore7 test_tmu.py
                     // *_with_uniform_config).
-                    self.tmu_cfg = self.read_uniform(cx.mem)?;
+                    self.tmu_cfg = self.read_uniform(&mut cx.mem)?;
                 }
                 let cfg = (self.tmu_cfg & 0xff) as u8;
                 // One configuration byte per lookup, low byte first; 0xff is the default
@@ -1210,7 +1239,7 @@ impl Thread {
                     cfg,
                     data: &data,
                 };
-                let res = tmu::lookup(cx.mem, &req)?;
+                let res = tmu::lookup(cx.mem.exclusive()?, &req)?;
                 self.tmu_data = data;
                 self.tmu_data.clear();
                 cx.stats.tmu_requests += 1;

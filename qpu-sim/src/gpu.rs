@@ -5,6 +5,7 @@ use std::io::Write;
 
 use crate::exec::{Code, Ctx, Outcome, Thread};
 use crate::fault::{Fault, FaultKind, Location};
+use crate::memory::Mem;
 use crate::memory::{MapError, Memory};
 use crate::timing::{QpuStats, Stats, ThreadStats, Timing};
 
@@ -47,6 +48,9 @@ pub struct GpuConfig {
     /// Instructions (over all threads) after which a dispatch is declared hung.
     pub max_steps: u64,
     pub timing: Timing,
+    /// Host threads a dispatch may use (1 runs everything on the calling thread). The result
+    /// is the same whatever the number: see `Gpu::dispatch`.
+    pub host_threads: usize,
 }
 
 impl Default for GpuConfig {
@@ -57,6 +61,7 @@ impl Default for GpuConfig {
             batch_count: BatchCount::default(),
             max_steps: 1 << 30,
             timing: Timing::default(),
+            host_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -207,6 +212,10 @@ impl Gpu {
     }
 
     /// Runs a compute dispatch to completion.
+    ///
+    /// With `GpuConfig::host_threads` above 1, QPUs run on several host threads between the
+    /// instructions that interact with other QPUs; the memory, the statistics and any fault
+    /// are exactly those of the single-threaded schedule (see `Gpu::pure_phase`).
     pub fn dispatch(
         &mut self,
         cfg: [u32; 7],
@@ -310,13 +319,56 @@ impl Gpu {
         let mut bus_free: u64 = 0;
         let mut epoch_end: u64 = 0;
         let mut written = Vec::with_capacity(3);
+        // The parallel path needs every instruction to take time (so a window bounds the
+        // instructions it can run against the step limit) and no trace (whose line order is
+        // the serial one).
+        let parallel = self.config.host_threads > 1
+            && nqpus > 1
+            && trace.is_none()
+            && timing.clocks_per_instr > 0
+            && timing.quantum > 0;
+        let mut pending: Vec<Option<(Fault, u64)>> = vec![None; nqpus as usize];
+        let mut spread = true;
         while live > 0 {
+            if parallel {
+                let horizon = epoch_end.saturating_add(PURE_WINDOW_QUANTA * timing.quantum);
+                let bound: u64 = qpus
+                    .iter()
+                    .map(|q| horizon.saturating_sub(q.clock) / timing.clocks_per_instr + 1)
+                    .sum();
+                if steps.saturating_add(bound) <= self.config.max_steps {
+                    let ran = pure_phase(
+                        &mut qpus,
+                        &mut pending,
+                        &PureEnv {
+                            code: &code,
+                            mem: &self.memory,
+                            timing: &timing,
+                            nregs,
+                            threads,
+                            horizon,
+                        },
+                        if spread { self.config.host_threads } else { 1 },
+                    );
+                    steps += ran;
+                    // Host threads pay off only when the QPUs run long between events; a
+                    // TMU-bound kernel stops at every lookup, so its next phase stays on this
+                    // thread until a phase shows a long stretch again.
+                    spread = ran >= SPREAD_MIN_INSTRS;
+                }
+            }
             epoch_end += timing.quantum;
             let mut progressed = false;
             // A QPU whose clock is already at or past this quantum's end (a TMU stall that
             // ended exactly on the boundary) with a thread that can run is no deadlock.
             let mut ahead = false;
             for q in 0..nqpus as usize {
+                // A fault found ahead of time by the parallel phase is raised where the serial
+                // schedule meets it: after every earlier QPU's share of its quantum.
+                if pending[q].as_ref().is_some_and(|(_, e)| epoch_end >= *e) {
+                    let (f, _) = pending[q].take().expect("checked above");
+                    return Err(f);
+                }
                 loop {
                     let qs = &mut qpus[q];
                     if qs.clock >= epoch_end {
@@ -367,7 +419,7 @@ impl Gpu {
                     progressed = true;
                     let slot = th.slot as usize;
                     let mut cx = Ctx {
-                        mem: &mut self.memory,
+                        mem: Mem::Excl(&mut self.memory),
                         timing: &timing,
                         stats: &mut qs.stats,
                         clock: &mut qs.clock,
@@ -528,4 +580,208 @@ impl Gpu {
         }
         Ok(stats)
     }
+}
+
+/// Quanta the parallel phase looks ahead: long enough that a register-bound QPU runs
+/// thousands of instructions per phase, short enough to bound the instructions a phase can
+/// run against the step limit.
+const PURE_WINDOW_QUANTA: u64 = 64;
+
+/// Instructions a parallel phase must have run for the next one to use host threads.
+const SPREAD_MIN_INSTRS: u64 = 8192;
+
+/// What the QPUs of a parallel phase share, read-only.
+struct PureEnv<'a> {
+    code: &'a Code,
+    mem: &'a crate::memory::Memory,
+    timing: &'a Timing,
+    nregs: u32,
+    threads: u32,
+    horizon: u64,
+}
+
+/// The parallel phase: each QPU runs on its own, up to `env.horizon`, every instruction that
+/// neither reads nor changes state another QPU can see within a quantum, and stops before the
+/// first one that might (a TMU lookup, which uses memory and the shared bus; a barrier; a
+/// thread end, which takes the next batch; an instruction not decoded yet; a thread stopped
+/// at a barrier, which another QPU may release).
+///
+/// Why the result equals the serial schedule: the serial scheduler runs quantum after quantum,
+/// QPU 0 to N−1 in each, and a QPU's instructions in a quantum depend only on its own state
+/// and on what earlier QPUs did before it. The instructions run here depend on nothing another
+/// QPU does (they read registers, the QPU's own FIFO and clock, and the uniform streams, which
+/// see memory as it was when the dispatch started) and change nothing another QPU reads, so
+/// running them early, in any order and on any host thread, gives each QPU the same state the
+/// serial schedule would, and the serial loop then takes every interacting instruction in its
+/// serial order (a QPU already past a quantum's end is skipped there, as serially). A fault met
+/// here is kept with its quantum and raised by the serial loop at that quantum, after the QPUs
+/// before it. The window is skipped when it could cross the step limit. Returns the
+/// instructions run.
+fn pure_phase(
+    qpus: &mut [QpuState],
+    pending: &mut [Option<(Fault, u64)>],
+    env: &PureEnv<'_>,
+    host_threads: usize,
+) -> u64 {
+    let run = |base: usize, qs: &mut [QpuState], pf: &mut [Option<(Fault, u64)>]| -> u64 {
+        let mut n = 0;
+        for (i, (q, p)) in qs.iter_mut().zip(pf.iter_mut()).enumerate() {
+            if p.is_none() {
+                n += run_pure(q, (base + i) as u32, env, p);
+            }
+        }
+        n
+    };
+    let workers = host_threads.min(qpus.len()).max(1);
+    if workers == 1 {
+        return run(0, qpus, pending);
+    }
+    let per = qpus.len().div_ceil(workers);
+    std::thread::scope(|s| {
+        let mut handles = Vec::new();
+        let mut first = None;
+        for (k, (qs, pf)) in qpus
+            .chunks_mut(per)
+            .zip(pending.chunks_mut(per))
+            .enumerate()
+        {
+            if k == 0 {
+                first = Some((qs, pf));
+            } else {
+                handles.push(s.spawn(move || run(k * per, qs, pf)));
+            }
+        }
+        let mut n = first.map_or(0, |(qs, pf)| run(0, qs, pf));
+        for h in handles {
+            // A panic in a worker is a bug; re-raise it on this thread rather than lose it.
+            n += h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        }
+        n
+    })
+}
+
+/// One QPU's share of the parallel phase (see [`pure_phase`]): the serial scheduler's visits
+/// to this QPU, quantum by quantum, up to the horizon, stopping before anything that
+/// interacts. Returns the instructions run; a fault goes to `pending` with the end of its
+/// quantum.
+fn run_pure(
+    qs: &mut QpuState,
+    q: u32,
+    env: &PureEnv<'_>,
+    pending: &mut Option<(Fault, u64)>,
+) -> u64 {
+    let quantum = env.timing.quantum;
+    let mut n = 0u64;
+    // A barrier release by another QPU would change which thread runs here.
+    if qs.slots.iter().flatten().any(|t| t.barrier_wait) {
+        return 0;
+    }
+    let mut bus_unused = 0u64;
+    let mut written = Vec::new();
+    'visits: while qs.clock < env.horizon {
+        let epoch_end = (qs.clock / quantum + 1) * quantum;
+        loop {
+            if qs.clock >= epoch_end {
+                break;
+            }
+            if qs.current.is_some_and(|c| qs.slots[c].is_none()) {
+                qs.current = None;
+            }
+            if qs.current.is_none() {
+                let len = qs.slots.len();
+                let pick = (0..len)
+                    .map(|k| (qs.next_rr + k) % len)
+                    .find(|&s| qs.slots[s].as_ref().is_some_and(|t| t.runnable()));
+                match pick {
+                    Some(s) => qs.current = Some(s),
+                    // Idling depends on when other QPUs release or end things.
+                    None => break 'visits,
+                }
+            }
+            let cur = qs.current.expect("picked above");
+            let QpuState {
+                slots,
+                clock,
+                stats,
+                ..
+            } = qs;
+            let Some(th) = slots[cur].as_mut() else {
+                break 'visits;
+            };
+            if !th.runnable() {
+                break 'visits;
+            }
+            if th.resume_at > *clock {
+                let until = th.resume_at.min(epoch_end);
+                stats.idle_cycles += until - *clock;
+                *clock = until;
+                continue;
+            }
+            let slot = th.slot as usize;
+            let mut cx = Ctx {
+                mem: Mem::Shared(env.mem),
+                timing: env.timing,
+                stats,
+                clock,
+                bus_free: &mut bus_unused,
+                nregs: env.nregs,
+                threads_per_qpu: env.threads,
+                qpu: q,
+                trace: None,
+                barrier: false,
+                written: &mut written,
+            };
+            let outcome = loop {
+                let Some(ins) = env.code.slot(th.pc) else {
+                    break 'visits;
+                };
+                if ins.event || th.ending() {
+                    break 'visits;
+                }
+                let pc = env.code.base.wrapping_add(th.pc as u32 * 8);
+                let start = *cx.clock;
+                n += 1;
+                match th.exec(ins, env.code, &mut cx) {
+                    Ok(o) => {
+                        cx.stats.threads[slot].instructions += 1;
+                        if o != Outcome::Continue || cx.barrier || *cx.clock >= epoch_end {
+                            break o;
+                        }
+                    }
+                    Err(kind) => {
+                        let at = Location {
+                            qpu: q,
+                            thread: th.slot,
+                            batch: th.batch,
+                            pc,
+                        };
+                        *pending = Some((
+                            Fault { kind, at: Some(at) },
+                            (start / quantum + 1) * quantum,
+                        ));
+                        break 'visits;
+                    }
+                }
+            };
+            match outcome {
+                Outcome::Continue => {}
+                Outcome::Switch => {
+                    qs.stats.threads[slot].thread_switches += 1;
+                    qs.next_rr = (cur + 1) % qs.slots.len();
+                    qs.current = None;
+                }
+                Outcome::End => {
+                    // `ending()` stops the phase before the instruction that ends a thread.
+                    *pending = Some((
+                        Fault::global(FaultKind::Unsupported(
+                            "internal error: a thread ended in the parallel phase; please report this emulator bug".into(),
+                        )),
+                        0,
+                    ));
+                    break 'visits;
+                }
+            }
+        }
+    }
+    n
 }
