@@ -210,20 +210,26 @@ pub fn is_sfu(op: AddOp) -> bool {
 /// An op's 16 lanes computed from its two (raw) inputs, for the lowered form's direct
 /// dispatch (`crate::lower`). Each is the one definition of its op: `eval_add`/`eval_mul` call
 /// the same functions.
-pub(crate) type LaneFn = fn(&Lanes, &Lanes) -> Lanes;
+pub(crate) type LaneFn = fn(&Lanes, &Lanes, &mut Lanes);
+
+/// A lane function's result as a value.
+#[inline(always)]
+fn val(f: LaneFn, a: &Lanes, b: &Lanes) -> Lanes {
+    let mut r = [0u32; 16];
+    f(a, b, &mut r);
+    r
+}
 
 macro_rules! lane_ops {
     ($($name:ident = |$x:ident, $y:ident| $e:expr;)*) => {
         $(
             #[inline]
             #[allow(unused_variables)]
-            pub(crate) fn $name(a: &Lanes, b: &Lanes) -> Lanes {
-                let mut r = [0u32; 16];
+            pub(crate) fn $name(a: &Lanes, b: &Lanes, r: &mut Lanes) {
                 for i in 0..16 {
                     let ($x, $y) = (a[i], b[i]);
                     r[i] = $e;
                 }
-                r
             }
         )*
     };
@@ -339,6 +345,8 @@ pub(crate) fn mul_lane_fn(
 
 /// Evaluates an add-ALU op. `a`/`b` are the raw inputs (unused ones are zero).
 #[allow(clippy::too_many_arguments)]
+// Out of line: inlined into the lowered step, it only bloats that hot frame.
+#[inline(never)]
 pub fn eval_add(
     op: AddOp,
     a: &Lanes,
@@ -386,26 +394,26 @@ pub fn eval_add(
                     | (u32::from(f2h(fin(unpack_f32(fb, y)))) << 16)
             }))
         }
-        Add => OpResult::int(l_add(a, b)),
+        Add => OpResult::int(val(l_add, a, b)),
         Sub => {
-            let mut r = OpResult::int(l_sub(a, b));
+            let mut r = OpResult::int(val(l_sub, a, b));
             r.carry = Some(sub_carry(a, b));
             r
         }
         Min => {
-            let mut r = OpResult::int(l_min(a, b));
+            let mut r = OpResult::int(val(l_min, a, b));
             // Mesa ilt32/ige32 use MIN(b, a) with PUSHC: C is "first operand greater".
             r.carry = Some(mask_of(|i| (a[i] as i32) > (b[i] as i32)));
             r
         }
-        Max => OpResult::int(l_max(a, b)),
-        Umin => OpResult::int(l_umin(a, b)),
-        Umax => OpResult::int(l_umax(a, b)),
+        Max => OpResult::int(val(l_max, a, b)),
+        Umin => OpResult::int(val(l_umin, a, b)),
+        Umax => OpResult::int(val(l_umax, a, b)),
         // Shift counts use the low 5 bits (py-videocore7 test_alu.py: `b % 32`).
-        Shl => OpResult::int(l_shl(a, b)),
-        Shr => OpResult::int(l_shr(a, b)),
-        Asr => OpResult::int(l_asr(a, b)),
-        Ror => OpResult::int(l_ror(a, b)),
+        Shl => OpResult::int(val(l_shl, a, b)),
+        Shr => OpResult::int(val(l_shr, a, b)),
+        Asr => OpResult::int(val(l_asr, a, b)),
+        Ror => OpResult::int(val(l_ror, a, b)),
         Vfmin => {
             let fu = f16_unpack(ua);
             OpResult::int(map2(a, b, |x, y| f16x2(unpack_f16(fu, x), y, fmin)))
@@ -414,16 +422,16 @@ pub fn eval_add(
             let fu = f16_unpack(ua);
             OpResult::int(map2(a, b, |x, y| f16x2(unpack_f16(fu, x), y, fmax)))
         }
-        And => OpResult::int(l_and(a, b)),
-        Or => OpResult::int(l_or(a, b)),
-        Xor => OpResult::int(l_xor(a, b)),
+        And => OpResult::int(val(l_and, a, b)),
+        Or => OpResult::int(val(l_or, a, b)),
+        Xor => OpResult::int(val(l_xor, a, b)),
         // Packed 16-bit integers, wrapping (py-videocore7 test_alu.py checks full-range int16
         // inputs against numpy's wrapping add/sub).
-        Vadd => OpResult::int(l_vadd(a, b)),
-        Vsub => OpResult::int(l_vsub(a, b)),
-        Not => OpResult::int(l_not(a, b)),
-        Neg => OpResult::int(l_neg(a, b)),
-        Clz => OpResult::int(l_clz(a, b)),
+        Vadd => OpResult::int(val(l_vadd, a, b)),
+        Vsub => OpResult::int(val(l_vsub, a, b)),
+        Not => OpResult::int(val(l_not, a, b)),
+        Neg => OpResult::int(val(l_neg, a, b)),
+        Clz => OpResult::int(val(l_clz, a, b)),
         Tidx => OpResult::int([cx.tidx; 16]),
         Eidx => OpResult::int(std::array::from_fn(|i| i as u32)),
         Lr => OpResult::int([cx.link; 16]),
@@ -507,8 +515,8 @@ pub fn eval_add(
             });
             OpResult::float(val, pack)
         }
-        Itof => OpResult::float(l_itof(a, b), pack),
-        Utof => OpResult::float(l_utof(a, b), pack),
+        Itof => OpResult::float(val(l_itof, a, b), pack),
+        Utof => OpResult::float(val(l_utof, a, b), pack),
         Fmov => f32_unary(a, ua, pack, |x| x)?,
         Mov => OpResult::int(map1(a, |x| int_unpack(ua, x))),
         // py-videocore7 test_alu.py (`quad_rotate`): lane j of quad q reads lane
@@ -552,6 +560,7 @@ pub fn multop_rtop(a: &Lanes, b: &Lanes) -> Lanes {
 }
 
 /// Evaluates a mul-ALU op. `rtop` is the MULTOP state (consumed by UMUL24).
+#[inline(never)]
 pub fn eval_mul(
     op: MulOp,
     a: &Lanes,
@@ -563,9 +572,9 @@ pub fn eval_mul(
 ) -> Result<OpResult, FaultKind> {
     use MulOp::*;
     Ok(match op {
-        Add => OpResult::int(l_add(a, b)),
+        Add => OpResult::int(val(l_add, a, b)),
         Sub => {
-            let mut r = OpResult::int(l_sub(a, b));
+            let mut r = OpResult::int(val(l_sub, a, b));
             r.carry = Some(sub_carry(a, b));
             r
         }
@@ -578,7 +587,7 @@ pub fn eval_mul(
             }
             OpResult::int(v)
         }
-        Smul24 => OpResult::int(l_smul24(a, b)),
+        Smul24 => OpResult::int(val(l_smul24, a, b)),
         Vfmul => {
             let fu = f16_unpack(ua);
             OpResult::int(map2(a, b, |x, y| f16x2(unpack_f16(fu, x), y, |p, q| p * q)))

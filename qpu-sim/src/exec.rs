@@ -158,6 +158,8 @@ pub(crate) struct Thread {
     /// without a bounds check; only the first `nregs` exist (see `Ctx::nregs`), which every
     /// access checks or lowering has checked.
     pub rf: Box<[Lanes; 64]>,
+    /// Where a lowered instruction's add, mul and signal results wait for write-back.
+    scratch: Box<[Lanes; 3]>,
     pub fa: u16,
     pub fb: u16,
     pub pc: usize,
@@ -243,6 +245,7 @@ impl Thread {
             slot,
             tidx,
             rf,
+            scratch: Box::new([[0; 16]; 3]),
             fa: 0,
             fb: 0,
             pc: entry,
@@ -575,79 +578,10 @@ impl Thread {
         Ok(())
     }
 
-    /// An input of a lowered ALU by reference: the register itself, or `imm` filled with the
-    /// immediate.
-    #[inline(always)]
-    fn lowered_operand<'a>(&'a self, o: Operand, imm: &'a mut Option<Lanes>) -> &'a Lanes {
-        match o {
-            Operand::Reg(n) => &self.rf[n as usize & 63],
-            Operand::Imm(v) => imm.insert([v; 16]),
-        }
-    }
-
-    /// Evaluates one lowered ALU, reading its inputs in place.
-    #[inline(always)]
-    fn lowered_eval(
-        &self,
-        h: &Half,
-        generic: impl FnOnce(&Lanes, &Lanes, &LaneCtx) -> Result<OpResult, FaultKind>,
-        cond_mask: u16,
-    ) -> Result<Res, FaultKind> {
-        let (mut i0, mut i1) = (None, None);
-        let a = self.lowered_operand(h.a, &mut i0);
-        let b = self.lowered_operand(h.b, &mut i1);
-        Ok(match h.eval {
-            Eval::Direct(f, kind) => Res::Direct(f(a, b), kind),
-            Eval::Generic => Res::Full(generic(
-                a,
-                b,
-                &LaneCtx {
-                    tidx: self.tidx,
-                    flags_a: self.fa,
-                    flags_b: self.fb,
-                    link: self.link,
-                    cond_mask,
-                },
-            )?),
-        })
-    }
-
-    /// Writes a lowered result: straight into the register when it is an unpacked result to
-    /// a register not yet written, else through `write`.
-    #[inline(always)]
-    fn lowered_write(
-        &mut self,
-        dst: Waddr,
-        r: &Res,
-        mask: u16,
-        cx: &mut Ctx<'_, '_>,
-        rf_written: &mut u64,
-    ) -> Result<(), FaultKind> {
-        let val = match r {
-            Res::Direct(v, _) => v,
-            Res::Full(r) if r.pack == crate::float::F32Pack::None => &r.val,
-            Res::Full(r) => return self.write(dst, r, mask, cx, rf_written),
-        };
-        if let Waddr::Rf(n) = dst {
-            // Lowering checked n against the register file.
-            if *rf_written >> n & 1 == 0 {
-                *rf_written |= 1 << n;
-                let reg = &mut self.rf[n as usize & 63];
-                if mask == 0xffff {
-                    *reg = *val;
-                } else {
-                    for i in 0..16 {
-                        reg[i] = if mask >> i & 1 == 1 { val[i] } else { reg[i] };
-                    }
-                }
-                return Ok(());
-            }
-        }
-        self.write(dst, &r.to_op_result(), mask, cx, rf_written)
-    }
-
     /// Executes a lowered ALU instruction (`crate::lower`). The same steps, in the same order,
-    /// as `alu_instr`, without the checks lowering has already made.
+    /// as `alu_instr`, without the checks lowering has already made. Results go to the
+    /// thread's scratch lanes (add, mul, signal) and from there to their destinations, so no
+    /// 16-lane value is moved through a `Result`.
     fn lowered_alu(
         &mut self,
         l: &Lowered,
@@ -667,25 +601,54 @@ impl Thread {
         let add_mask = self.cond_mask(l.add.and_then(|h| h.cond));
         let mul_mask = self.cond_mask(l.mul.and_then(|h| h.cond));
         let (add, mul) = (&ins.add, &ins.mul);
-        let ar = match &l.add {
-            Some(h) => Some(self.lowered_eval(
-                h,
-                |a, b, lcx| eval_add(add.op, a, b, add.a.unpack, add.b.unpack, add.pack, lcx),
-                add_mask,
-            )?),
-            None => None,
+        let lcx = |t: &Thread, cond_mask| LaneCtx {
+            tidx: t.tidx,
+            flags_a: t.fa,
+            flags_b: t.fb,
+            link: t.link,
+            cond_mask,
         };
-        let mr = match &l.mul {
-            Some(h) => Some(self.lowered_eval(
-                h,
-                |a, b, _| eval_mul(mul.op, a, b, mul.a.unpack, mul.b.unpack, mul.pack, None),
-                mul_mask,
-            )?),
-            None => None,
-        };
-        let sr = match l.sig {
+        let mut add_meta = Meta::INT;
+        if let Some(h) = &l.add {
+            let [out, _, _] = &mut *self.scratch;
+            add_meta = match h.eval {
+                Eval::Direct(f, kind) => {
+                    with_inputs(&self.rf, h, |a, b| f(a, b, out));
+                    Meta::direct(kind)
+                }
+                Eval::Generic => {
+                    let lc = lcx(self, add_mask);
+                    let r = with_inputs(&self.rf, h, |a, b| {
+                        eval_add(add.op, a, b, add.a.unpack, add.b.unpack, add.pack, &lc)
+                    })?;
+                    self.scratch[0] = r.val;
+                    Meta::of(&r)
+                }
+            };
+        }
+        let mut mul_meta = Meta::INT;
+        if let Some(h) = &l.mul {
+            let [_, out, _] = &mut *self.scratch;
+            mul_meta = match h.eval {
+                Eval::Direct(f, kind) => {
+                    with_inputs(&self.rf, h, |a, b| f(a, b, out));
+                    Meta::direct(kind)
+                }
+                Eval::Generic => {
+                    let r = with_inputs(&self.rf, h, |a, b| {
+                        eval_mul(mul.op, a, b, mul.a.unpack, mul.b.unpack, mul.pack, None)
+                    })?;
+                    self.scratch[1] = r.val;
+                    Meta::of(&r)
+                }
+            };
+        }
+        let sig_reg = match l.sig {
             SigLoad::None => None,
-            SigLoad::Unif(r) => Some((r, [self.read_uniform(&mut cx.mem)?; 16])),
+            SigLoad::Unif(r) => {
+                self.scratch[2] = [self.read_uniform(&mut cx.mem)?; 16];
+                Some(r)
+            }
             SigLoad::Tmu(r) => {
                 let e = self.fifo.pop_front().ok_or(FaultKind::LdtmuEmpty)?;
                 if e.ready > *cx.clock {
@@ -693,29 +656,29 @@ impl Thread {
                     *cx.clock = e.ready;
                     cx.stats.tmu_wait_cycles += wait;
                 }
-                Some((r, e.data))
+                self.scratch[2] = e.data;
+                Some(r)
             }
         };
         let mut rf_written = 0u64;
-        if let (Some(h), Some(r)) = (&l.add, &ar) {
-            self.lowered_write(h.dst, r, add_mask, cx, &mut rf_written)?;
+        if let Some(h) = &l.add {
+            self.lowered_write(h.dst, 0, &add_meta, add_mask, cx, &mut rf_written)?;
         }
-        if let (Some(h), Some(r)) = (&l.mul, &mr) {
-            self.lowered_write(h.dst, r, mul_mask, cx, &mut rf_written)?;
+        if let Some(h) = &l.mul {
+            self.lowered_write(h.dst, 1, &mul_meta, mul_mask, cx, &mut rf_written)?;
         }
-        if let Some((n, v)) = sr {
-            let r = Res::Direct(v, FlagKind::Int);
-            self.lowered_write(Waddr::Rf(n), &r, 0xffff, cx, &mut rf_written)?;
+        if let Some(n) = sig_reg {
+            self.lowered_write(Waddr::Rf(n), 2, &Meta::INT, 0xffff, cx, &mut rf_written)?;
         }
-        if let (Some(h), Some(r)) = (&l.add, &ar) {
+        if let Some(h) = &l.add {
             if h.flags {
-                let (z, n, c) = r.flag_bits()?;
+                let (z, n, c) = add_meta.flag_bits(&self.scratch[0]);
                 self.update_flags(add.flags.pf, add.flags.uf, z, n, c, add.op.name())?;
             }
         }
-        if let (Some(h), Some(r)) = (&l.mul, &mr) {
+        if let Some(h) = &l.mul {
             if h.flags {
-                let (z, n, c) = r.flag_bits()?;
+                let (z, n, c) = mul_meta.flag_bits(&self.scratch[1]);
                 self.update_flags(mul.flags.pf, mul.flags.uf, z, n, c, mul.op.name())?;
             }
         }
@@ -723,6 +686,38 @@ impl Thread {
             self.thrsw_signal()?;
         }
         Ok(())
+    }
+
+    /// Writes scratch lanes `k` to `dst`: straight into the register when it is an unpacked
+    /// result to a register not yet written, else through `write`.
+    #[inline(always)]
+    fn lowered_write(
+        &mut self,
+        dst: Waddr,
+        k: usize,
+        meta: &Meta,
+        mask: u16,
+        cx: &mut Ctx<'_, '_>,
+        rf_written: &mut u64,
+    ) -> Result<(), FaultKind> {
+        if let Waddr::Rf(n) = dst {
+            // Lowering checked n against the register file.
+            if meta.pack == crate::float::F32Pack::None && *rf_written >> n & 1 == 0 {
+                *rf_written |= 1 << n;
+                let val = &self.scratch[k];
+                let reg = &mut self.rf[n as usize & 63];
+                if mask == 0xffff {
+                    *reg = *val;
+                } else {
+                    for i in 0..16 {
+                        reg[i] = if mask >> i & 1 == 1 { val[i] } else { reg[i] };
+                    }
+                }
+                return Ok(());
+            }
+        }
+        let r = meta.result(self.scratch[k]);
+        self.write(dst, &r, mask, cx, rf_written)
     }
 
     /// Executes an ALU instruction; returns whether it carried `thrsw`.
@@ -1331,33 +1326,75 @@ fn sig_addr(ins: &AluInstr) -> Result<Waddr, FaultKind> {
     })
 }
 
-/// A lowered ALU's result: the lanes of a direct lane function, or the generic evaluation's
-/// whole result.
-enum Res {
-    Direct(Lanes, FlagKind),
-    Full(OpResult),
+/// What a lowered ALU's result carries besides its lanes (which are in the thread's scratch).
+#[derive(Clone, Copy)]
+struct Meta {
+    kind: FlagKind,
+    carry: Option<u16>,
+    cmp: Option<(u16, u16, u16)>,
+    pack: crate::float::F32Pack,
 }
 
-impl Res {
-    fn to_op_result(&self) -> OpResult {
-        match self {
-            Res::Direct(val, kind) => OpResult {
-                val: *val,
-                kind: *kind,
-                carry: None,
-                cmp: None,
-                pack: crate::float::F32Pack::None,
-            },
-            Res::Full(r) => OpResult { ..*r },
+impl Meta {
+    const INT: Meta = Meta::direct(FlagKind::Int);
+
+    const fn direct(kind: FlagKind) -> Meta {
+        Meta {
+            kind,
+            carry: None,
+            cmp: None,
+            pack: crate::float::F32Pack::None,
         }
     }
 
-    fn flag_bits(&self) -> Result<(u16, u16, Option<u16>), FaultKind> {
-        match self {
-            Res::Direct(val, kind) => Ok(zn_bits(val, *kind)),
-            Res::Full(r) => flag_bits(r),
+    fn of(r: &OpResult) -> Meta {
+        Meta {
+            kind: r.kind,
+            carry: r.carry,
+            cmp: r.cmp,
+            pack: r.pack,
         }
     }
+
+    fn result(&self, val: Lanes) -> OpResult {
+        OpResult {
+            val,
+            kind: self.kind,
+            carry: self.carry,
+            cmp: self.cmp,
+            pack: self.pack,
+        }
+    }
+
+    /// The Z, N and C masks of `val` with this result's flag rules (as `flag_bits`).
+    fn flag_bits(&self, val: &Lanes) -> (u16, u16, Option<u16>) {
+        if let Some((z, n, c)) = self.cmp {
+            return (z, n, Some(c));
+        }
+        let (z, n, _) = zn_bits(val, self.kind);
+        (z, n, self.carry)
+    }
+}
+
+/// Calls `f` with a lowered ALU's two inputs, read in place from the register file.
+#[inline(always)]
+fn with_inputs<R>(rf: &[Lanes; 64], h: &Half, f: impl FnOnce(&Lanes, &Lanes) -> R) -> R {
+    let (ia, ib);
+    let a = match h.a {
+        Operand::Reg(n) => &rf[n as usize & 63],
+        Operand::Imm(v) => {
+            ia = [v; 16];
+            &ia
+        }
+    };
+    let b = match h.b {
+        Operand::Reg(n) => &rf[n as usize & 63],
+        Operand::Imm(v) => {
+            ib = [v; 16];
+            &ib
+        }
+    };
+    f(a, b)
 }
 
 /// The Z and N masks of a value, with no carry.

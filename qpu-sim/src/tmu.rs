@@ -254,29 +254,33 @@ fn atomic(
 /// lookup for the whole request. `None` sends the request down the lane-by-lane path, which
 /// also reports faults.
 fn plain_words(mem: &mut Memory, req: &TmuRequest<'_>, n: u32, nactive: u32) -> Option<TmuResult> {
-    let (mut lo, mut hi) = (u32::MAX, 0u32);
+    // Straight-line over the 16 lanes: the span of the active addresses and whether any is
+    // misaligned.
+    let (mut lo, mut hi, mut low_bits) = (u32::MAX, 0u32, 0u32);
     for lane in 0..16 {
-        if req.mask >> lane & 1 == 1 {
-            let a = req.addr[lane];
-            if a % 4 != 0 {
-                return None;
-            }
-            lo = lo.min(a);
-            hi = hi.max(a);
-        }
+        let on = req.mask >> lane & 1 == 1;
+        let a = req.addr[lane];
+        lo = if on { lo.min(a) } else { lo };
+        hi = if on { hi.max(a) } else { hi };
+        low_bits |= if on { a & 3 } else { 0 };
+    }
+    if low_bits != 0 {
+        return None;
     }
     let span = u64::from(hi - lo) + 4 * u64::from(n);
-    let (bo, base) = mem.locate(lo, u32::try_from(span).ok()?)?;
+    let span32 = u32::try_from(span).ok()?;
+    let (bo, base) = mem.locate(lo, span32)?;
     let is_write = !req.data.is_empty();
     if is_write && req.data.len() != n as usize {
         return None;
     }
+    let end = base + span as usize;
     let mut words = [[0u32; 16]; 4];
     if is_write {
-        let d = mem.data_mut(bo);
+        let d = &mut mem.data_mut(bo)[base..end];
         for lane in 0..16 {
             if req.mask >> lane & 1 == 1 {
-                let off = base + (req.addr[lane] - lo) as usize;
+                let off = (req.addr[lane] - lo) as usize;
                 for k in 0..n as usize {
                     let o = off + 4 * k;
                     d[o..o + 4].copy_from_slice(&req.data[k][lane].to_le_bytes());
@@ -284,13 +288,14 @@ fn plain_words(mem: &mut Memory, req: &TmuRequest<'_>, n: u32, nactive: u32) -> 
             }
         }
     } else {
-        let d = mem.data(bo);
+        let d = &mem.data(bo)[base..end];
         for lane in 0..16 {
             if req.mask >> lane & 1 == 1 {
-                let off = base + (req.addr[lane] - lo) as usize;
+                let off = (req.addr[lane] - lo) as usize;
                 for (k, w) in words.iter_mut().enumerate().take(n as usize) {
                     let o = off + 4 * k;
-                    w[lane] = u32::from_le_bytes([d[o], d[o + 1], d[o + 2], d[o + 3]]);
+                    let b: [u8; 4] = d[o..o + 4].try_into().ok()?;
+                    w[lane] = u32::from_le_bytes(b);
                 }
             }
         }
