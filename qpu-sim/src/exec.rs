@@ -193,6 +193,13 @@ pub(crate) struct Thread {
     pub resume_at: u64,
 }
 
+/// Why [`Thread::run`] stopped early: a fault at an instruction index, or the instruction
+/// budget (the step limit) exhausted before the instruction at that index.
+pub(crate) enum Stop {
+    Fault(FaultKind, usize),
+    Budget(usize),
+}
+
 /// What happened after one instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -355,10 +362,38 @@ impl Thread {
         }
     }
 
+    /// Runs the thread from its pc until an instruction switches threads, ends the thread or
+    /// writes `syncb`, or the QPU's clock reaches `until`, running at most `budget`
+    /// instructions. Returns the outcome, the instructions run and the index of the last one.
+    #[inline]
+    pub fn run(
+        &mut self,
+        code: &mut Code,
+        cx: &mut Ctx<'_, '_>,
+        until: u64,
+        budget: u64,
+    ) -> Result<(Outcome, u64, usize), Stop> {
+        let mut n = 0u64;
+        loop {
+            let at = self.pc;
+            if n == budget {
+                return Err(Stop::Budget(at));
+            }
+            n += 1;
+            match self.step(code, cx) {
+                Ok(Outcome::Continue) if !cx.barrier && *cx.clock < until => {}
+                Ok(o) => return Ok((o, n, at)),
+                Err(k) => return Err(Stop::Fault(k, at)),
+            }
+        }
+    }
+
     /// Executes the instruction at `pc`, decoding it first if needed.
     #[inline]
     pub fn step(&mut self, code: &mut Code, cx: &mut Ctx<'_, '_>) -> Result<Outcome, FaultKind> {
-        code.ensure(self.pc, cx.mem.exclusive()?)?;
+        if code.slot(self.pc).is_none() {
+            code.ensure(self.pc, cx.mem.exclusive()?)?;
+        }
         let code = &*code;
         let slot = code.slot(self.pc).expect("decoded by ensure");
         self.exec(slot, code, cx)
@@ -385,7 +420,11 @@ impl Thread {
             let ends_here =
                 low.thrsw && !self.prev_thrsw && self.last_thrsw_found && self.thrsw.is_none();
             if self.thread_end_at.is_none() && !ends_here {
-                self.lowered_alu(low, a, cx)?;
+                if low.simple {
+                    self.simple_alu(low, cx);
+                } else {
+                    self.lowered_alu(low, a, cx)?;
+                }
                 self.prev_thrsw = low.thrsw;
                 return self.advance(code);
             }
@@ -425,8 +464,18 @@ impl Thread {
     }
 
     /// Moves to the next instruction, running down the branch and thread-switch delays.
-    #[inline]
+    #[inline(always)]
     fn advance(&mut self, code: &Code) -> Result<Outcome, FaultKind> {
+        if self.branch.is_none() && self.thrsw.is_none() && self.pc + 1 < code.len() {
+            self.pc += 1;
+            return Ok(Outcome::Continue);
+        }
+        self.advance_delays(code)
+    }
+
+    /// `advance` with a branch or thread switch pending, or at the end of the code.
+    #[inline(never)]
+    fn advance_delays(&mut self, code: &Code) -> Result<Outcome, FaultKind> {
         let mut next = self.pc + 1;
         if let Some(b) = &mut self.branch {
             b.left -= 1;
@@ -578,6 +627,45 @@ impl Thread {
         Ok(())
     }
 
+    /// Executes a lowered instruction of the simple shape (`Lowered::simple`): what
+    /// `lowered_alu` does for it, with nothing that cannot happen left in.
+    #[inline(always)]
+    fn simple_alu(&mut self, l: &Lowered, cx: &mut Ctx<'_, '_>) {
+        if let Some((reg, ready)) = self.sfu_pending {
+            if self.instrs > ready {
+                self.sfu_pending = None;
+            } else if l.reads >> reg & 1 == 1 {
+                let stall = (ready - (self.instrs - 1)) * cx.timing.clocks_per_instr;
+                *cx.clock += stall;
+                cx.stats.sfu_wait_cycles += stall;
+                self.sfu_pending = None;
+            }
+        }
+        let [sa, sm, _] = &mut *self.scratch;
+        if let Some(h) = &l.add {
+            if let Eval::Direct(f, _) = h.eval {
+                with_inputs(&self.rf, h, |a, b| f(a, b, sa));
+            }
+        }
+        if let Some(h) = &l.mul {
+            if let Eval::Direct(f, _) = h.eval {
+                with_inputs(&self.rf, h, |a, b| f(a, b, sm));
+            }
+        }
+        if let Some(Half {
+            dst: Waddr::Rf(n), ..
+        }) = &l.add
+        {
+            self.rf[*n as usize & 63] = *sa;
+        }
+        if let Some(Half {
+            dst: Waddr::Rf(n), ..
+        }) = &l.mul
+        {
+            self.rf[*n as usize & 63] = *sm;
+        }
+    }
+
     /// Executes a lowered ALU instruction (`crate::lower`). The same steps, in the same order,
     /// as `alu_instr`, without the checks lowering has already made. Results go to the
     /// thread's scratch lanes (add, mul, signal) and from there to their destinations, so no
@@ -598,8 +686,8 @@ impl Thread {
                 self.sfu_pending = None;
             }
         }
-        let add_mask = self.cond_mask(l.add.and_then(|h| h.cond));
-        let mul_mask = self.cond_mask(l.mul.and_then(|h| h.cond));
+        let add_mask = self.cond_mask(l.add.as_ref().and_then(|h| h.cond));
+        let mul_mask = self.cond_mask(l.mul.as_ref().and_then(|h| h.cond));
         let (add, mul) = (&ins.add, &ins.mul);
         let lcx = |t: &Thread, cond_mask| LaneCtx {
             tidx: t.tidx,

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use crate::exec::{Code, Ctx, Outcome, Thread};
+use crate::exec::{Code, Ctx, Outcome, Stop, Thread};
 use crate::fault::{Fault, FaultKind, Location};
 use crate::memory::Mem;
 use crate::memory::{MapError, Memory};
@@ -431,38 +431,32 @@ impl Gpu {
                         barrier: false,
                         written: &mut written,
                     };
-                    // Run this thread until it switches, ends, meets a barrier or the epoch ends.
-                    let mut pc;
-                    let outcome = loop {
-                        steps += 1;
-                        pc = code.base.wrapping_add(th.pc as u32 * 8);
-                        if steps > self.config.max_steps {
+                    // Run this thread until it switches, ends, meets a barrier or the epoch ends,
+                    // within the step limit.
+                    let budget = self.config.max_steps.saturating_sub(steps);
+                    let (base, tslot, tbatch) = (code.base, th.slot, th.batch);
+                    let at = |pc: usize| {
+                        Some(Location {
+                            qpu: q as u32,
+                            thread: tslot,
+                            batch: tbatch,
+                            pc: base.wrapping_add(pc as u32 * 8),
+                        })
+                    };
+                    let (outcome, n, last) = match th.run(&mut code, &mut cx, epoch_end, budget) {
+                        Ok(r) => r,
+                        Err(Stop::Fault(kind, pc)) => return Err(Fault { kind, at: at(pc) }),
+                        Err(Stop::Budget(pc)) => {
+                            let limit = self.config.max_steps;
                             return Err(Fault {
-                                kind: FaultKind::StepLimit {
-                                    limit: self.config.max_steps,
-                                },
-                                at: Some(Location {
-                                    qpu: q as u32,
-                                    thread: th.slot,
-                                    batch: th.batch,
-                                    pc,
-                                }),
+                                kind: FaultKind::StepLimit { limit },
+                                at: at(pc),
                             });
                         }
-                        let outcome = th.step(&mut code, &mut cx).map_err(|kind| Fault {
-                            kind,
-                            at: Some(Location {
-                                qpu: q as u32,
-                                thread: th.slot,
-                                batch: th.batch,
-                                pc,
-                            }),
-                        })?;
-                        cx.stats.threads[slot].instructions += 1;
-                        if outcome != Outcome::Continue || cx.barrier || *cx.clock >= epoch_end {
-                            break outcome;
-                        }
                     };
+                    steps += n;
+                    cx.stats.threads[slot].instructions += n;
+                    let pc = code.base.wrapping_add(last as u32 * 8);
                     let hit_barrier = cx.barrier;
                     let (sg, batch) = (th.supergroup, th.batch);
                     if hit_barrier {

@@ -12,8 +12,8 @@
 //! its faults. Checks that depend on thread state (thread-end rules, tracing) are made per
 //! step and send the instruction to the generic path too.
 
-use qpu_asm::isa::{AddOp, Cond, MulOp, Waddr, small_imm_value};
-use qpu_asm::{AluInstr, Input, Src};
+use qpu_asm::isa::{AddOp, Cond, MulOp, Pf, Uf, Waddr, small_imm_value};
+use qpu_asm::{AluFlags, AluInstr, Input, Src};
 
 use crate::alu::{FlagKind, LaneFn, add_lane_fn, mul_lane_fn};
 
@@ -67,6 +67,9 @@ pub(crate) struct Lowered {
     pub reads: u64,
     pub sig: SigLoad,
     pub thrsw: bool,
+    /// The common shape `Thread::simple_alu` runs: no signals, every present ALU a direct lane
+    /// function without condition or flag update writing its own register.
+    pub simple: bool,
 }
 
 /// Add ops the lowered form may evaluate: those without side effects, not SFU ops, not
@@ -151,6 +154,11 @@ fn operand(i: &Input, used: bool, nregs: u32) -> Option<Operand> {
     }
 }
 
+/// Whether a flag push or update reads the carry flag.
+fn reads_carry(f: &AluFlags) -> bool {
+    f.pf == Some(Pf::Pushc) || matches!(f.uf, Some(Uf::Andc | Uf::Andnc | Uf::Nornc | Uf::Norc))
+}
+
 fn reg_bit(o: Operand) -> u64 {
     match o {
         Operand::Reg(n) => 1 << n,
@@ -166,6 +174,7 @@ fn half(
     dst: Waddr,
     cond: Option<Cond>,
     flags: bool,
+    carry_read: bool,
     direct: Option<(LaneFn, FlagKind)>,
     carry_op: bool,
     nregs: u32,
@@ -177,10 +186,11 @@ fn half(
             return None;
         }
     }
-    // A flag update of an op with an established carry needs the carry, which only the
-    // generic evaluation computes.
+    // A flag push or update that reads the carry of an op with an established carry needs
+    // it, and only the generic evaluation computes it. (For other ops the carry is unknown
+    // either way, and the flag update faults on it as the generic path does.)
     let eval = match direct {
-        Some((f, k)) if !(flags && carry_op) => Eval::Direct(f, k),
+        Some((f, k)) if !(carry_read && carry_op) => Eval::Direct(f, k),
         _ => Eval::Generic,
     };
     Some((
@@ -240,6 +250,7 @@ pub(crate) fn lower(ins: &AluInstr, nregs: u32) -> Option<Lowered> {
             add.dst,
             add.flags.cond,
             add_flags,
+            reads_carry(&add.flags),
             add_lane_fn(add.op, add.a.unpack, add.b.unpack, add.pack),
             matches!(add.op, AddOp::Sub | AddOp::Min),
             nregs,
@@ -259,6 +270,7 @@ pub(crate) fn lower(ins: &AluInstr, nregs: u32) -> Option<Lowered> {
             mul.dst,
             mul.flags.cond,
             mul_flags,
+            reads_carry(&mul.flags),
             mul_lane_fn(mul.op, mul.a.unpack, mul.b.unpack, mul.pack),
             mul.op == MulOp::Sub,
             nregs,
@@ -268,11 +280,30 @@ pub(crate) fn lower(ins: &AluInstr, nregs: u32) -> Option<Lowered> {
     } else {
         return None;
     };
+    let plain_rf = |h: &Option<Half>| match h {
+        None => true,
+        Some(h) => {
+            matches!(h.eval, Eval::Direct(..))
+                && h.cond.is_none()
+                && !h.flags
+                && matches!(h.dst, Waddr::Rf(_))
+        }
+    };
+    let distinct = match (&add_half, &mul_half) {
+        (Some(a), Some(m)) => a.dst != m.dst,
+        _ => true,
+    };
+    let simple = load == SigLoad::None
+        && !sig.thrsw
+        && plain_rf(&add_half)
+        && plain_rf(&mul_half)
+        && distinct;
     Some(Lowered {
         add: add_half,
         mul: mul_half,
         reads,
         sig: load,
         thrsw: sig.thrsw,
+        simple,
     })
 }
