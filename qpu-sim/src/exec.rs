@@ -1322,7 +1322,8 @@ impl Thread {
                     cfg,
                     data: &data,
                 };
-                let res = tmu::lookup(cx.mem.exclusive()?, &req)?;
+                let mut words = [[0u32; 16]; 4];
+                let res = tmu::lookup(cx.mem.exclusive()?, &req, &mut words)?;
                 self.tmu_data = data;
                 self.tmu_data.clear();
                 cx.stats.tmu_requests += 1;
@@ -1353,7 +1354,7 @@ impl Thread {
                         });
                     }
                     let ready = start_clk + cx.timing.tmu_read_latency;
-                    for w in res.words.into_iter().take(res.nwords) {
+                    for &w in words.iter().take(res.nwords) {
                         self.fifo.push_back(FifoEntry { data: w, ready });
                     }
                 }

@@ -45,8 +45,9 @@ impl Bo {
 #[derive(Clone, Debug, Default)]
 pub struct Memory {
     bos: Vec<Bo>,
-    /// The buffer the last access hit: accesses are very local, so this saves the search.
-    last: usize,
+    /// The buffers the last accesses hit, most recent first: a kernel streams through a few
+    /// buffers at a time (inputs, outputs, uniforms), so this saves the search.
+    recent: [usize; 4],
 }
 
 impl Memory {
@@ -77,14 +78,14 @@ impl Memory {
                 unif_view: None,
             },
         );
-        self.last = 0;
+        self.recent = [0; 4];
         Ok(())
     }
 
     /// Unmaps the buffer that starts at `addr`, returning its contents.
     pub fn unmap(&mut self, addr: u32) -> Option<Vec<u8>> {
         let i = self.bos.iter().position(|b| b.addr == addr)?;
-        self.last = 0;
+        self.recent = [0; 4];
         Some(self.bos.remove(i).data)
     }
 
@@ -115,7 +116,12 @@ impl Memory {
     pub(crate) fn locate(&mut self, addr: u32, len: u32) -> Option<(usize, usize)> {
         let r = self.find(addr, len);
         if let Some((i, _)) = r {
-            self.last = i;
+            if self.recent[0] != i {
+                // Move to the front, keeping the order of the others.
+                let k = self.recent.iter().position(|&j| j == i).unwrap_or(3);
+                self.recent.copy_within(0..k, 1);
+                self.recent[0] = i;
+            }
         }
         r
     }
@@ -124,9 +130,11 @@ impl Memory {
     #[inline]
     fn find(&self, addr: u32, len: u32) -> Option<(usize, usize)> {
         let end = u64::from(addr) + u64::from(len);
-        if let Some(b) = self.bos.get(self.last) {
-            if addr >= b.addr && end <= b.end() {
-                return Some((self.last, (addr - b.addr) as usize));
+        for &i in &self.recent {
+            if let Some(b) = self.bos.get(i) {
+                if addr >= b.addr && end <= b.end() {
+                    return Some((i, (addr - b.addr) as usize));
+                }
             }
         }
         let i = self.bos.partition_point(|b| b.addr <= addr);
