@@ -421,7 +421,7 @@ impl Thread {
                 low.thrsw && !self.prev_thrsw && self.last_thrsw_found && self.thrsw.is_none();
             if self.thread_end_at.is_none() && !ends_here {
                 if low.simple {
-                    self.simple_alu(low, cx);
+                    self.simple_alu(low, cx)?;
                 } else {
                     self.lowered_alu(low, a, cx)?;
                 }
@@ -630,7 +630,7 @@ impl Thread {
     /// Executes a lowered instruction of the simple shape (`Lowered::simple`): what
     /// `lowered_alu` does for it, with nothing that cannot happen left in.
     #[inline(always)]
-    fn simple_alu(&mut self, l: &Lowered, cx: &mut Ctx<'_, '_>) {
+    fn simple_alu(&mut self, l: &Lowered, cx: &mut Ctx<'_, '_>) -> Result<(), FaultKind> {
         if let Some((reg, ready)) = self.sfu_pending {
             if self.instrs > ready {
                 self.sfu_pending = None;
@@ -652,18 +652,38 @@ impl Thread {
                 with_inputs(&self.rf, h, |a, b| f(a, b, sm));
             }
         }
+        let sig = match l.sig {
+            SigLoad::None => None,
+            SigLoad::Unif(r) => Some((r, [self.read_uniform(&mut cx.mem)?; 16])),
+            SigLoad::Tmu(r) => {
+                let e = self.fifo.pop_front().ok_or(FaultKind::LdtmuEmpty)?;
+                if e.ready > *cx.clock {
+                    let wait = e.ready - *cx.clock;
+                    *cx.clock = e.ready;
+                    cx.stats.tmu_wait_cycles += wait;
+                }
+                Some((r, e.data))
+            }
+        };
         if let Some(Half {
             dst: Waddr::Rf(n), ..
         }) = &l.add
         {
-            self.rf[*n as usize & 63] = *sa;
+            self.rf[*n as usize & 63] = self.scratch[0];
         }
         if let Some(Half {
             dst: Waddr::Rf(n), ..
         }) = &l.mul
         {
-            self.rf[*n as usize & 63] = *sm;
+            self.rf[*n as usize & 63] = self.scratch[1];
         }
+        if let Some((n, v)) = sig {
+            self.rf[n as usize & 63] = v;
+        }
+        if l.thrsw {
+            self.thrsw_signal()?;
+        }
+        Ok(())
     }
 
     /// Executes a lowered ALU instruction (`crate::lower`). The same steps, in the same order,

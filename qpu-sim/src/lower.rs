@@ -67,8 +67,9 @@ pub(crate) struct Lowered {
     pub reads: u64,
     pub sig: SigLoad,
     pub thrsw: bool,
-    /// The common shape `Thread::simple_alu` runs: no signals, every present ALU a direct lane
-    /// function without condition or flag update writing its own register.
+    /// The common shape `Thread::simple_alu` runs: every present ALU a direct lane function
+    /// without condition or flag update, and every register written (by the ALUs or the
+    /// signal load) written once.
     pub simple: bool,
 }
 
@@ -289,15 +290,24 @@ pub(crate) fn lower(ins: &AluInstr, nregs: u32) -> Option<Lowered> {
                 && matches!(h.dst, Waddr::Rf(_))
         }
     };
-    let distinct = match (&add_half, &mul_half) {
-        (Some(a), Some(m)) => a.dst != m.dst,
-        _ => true,
-    };
-    let simple = load == SigLoad::None
-        && !sig.thrsw
-        && plain_rf(&add_half)
-        && plain_rf(&mul_half)
-        && distinct;
+    // Every register written must be written once.
+    let mut seen = 0u64;
+    let mut distinct = true;
+    let dsts = [
+        add_half.as_ref().map(|h| h.dst),
+        mul_half.as_ref().map(|h| h.dst),
+        match load {
+            SigLoad::None => None,
+            SigLoad::Unif(n) | SigLoad::Tmu(n) => Some(Waddr::Rf(n)),
+        },
+    ];
+    for d in dsts.into_iter().flatten() {
+        if let Waddr::Rf(n) = d {
+            distinct &= seen >> n & 1 == 0;
+            seen |= 1 << n;
+        }
+    }
+    let simple = plain_rf(&add_half) && plain_rf(&mul_half) && distinct;
     Some(Lowered {
         add: add_half,
         mul: mul_half,
