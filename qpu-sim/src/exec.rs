@@ -665,17 +665,23 @@ impl Thread {
                 Some((r, e.data))
             }
         };
-        if let Some(Half {
-            dst: Waddr::Rf(n), ..
-        }) = &l.add
-        {
-            self.rf[*n as usize & 63] = self.scratch[0];
-        }
-        if let Some(Half {
-            dst: Waddr::Rf(n), ..
-        }) = &l.mul
-        {
-            self.rf[*n as usize & 63] = self.scratch[1];
+        // The magic addresses lowering allows here write no register, so no write can meet
+        // another.
+        let mut rf_written = 0u64;
+        for (k, h) in [(0, &l.add), (1, &l.mul)] {
+            match h {
+                Some(Half {
+                    dst: Waddr::Rf(n), ..
+                }) => self.rf[*n as usize & 63] = self.scratch[k],
+                Some(Half {
+                    dst: Waddr::Magic(m),
+                    ..
+                }) => {
+                    let v = self.scratch[k];
+                    self.write_magic(*m, v, 0xffff, cx, &mut rf_written)?;
+                }
+                None => {}
+            }
         }
         if let Some((n, v)) = sig {
             self.rf[n as usize & 63] = v;

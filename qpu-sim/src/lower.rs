@@ -12,7 +12,7 @@
 //! its faults. Checks that depend on thread state (thread-end rules, tracing) are made per
 //! step and send the instruction to the generic path too.
 
-use qpu_asm::isa::{AddOp, Cond, MulOp, Pf, Uf, Waddr, small_imm_value};
+use qpu_asm::isa::{AddOp, Cond, Magic, MulOp, Pf, Uf, Waddr, small_imm_value};
 use qpu_asm::{AluFlags, AluInstr, Input, Src};
 
 use crate::alu::{FlagKind, LaneFn, add_lane_fn, mul_lane_fn};
@@ -68,8 +68,9 @@ pub(crate) struct Lowered {
     pub sig: SigLoad,
     pub thrsw: bool,
     /// The common shape `Thread::simple_alu` runs: every present ALU a direct lane function
-    /// without condition or flag update, and every register written (by the ALUs or the
-    /// signal load) written once.
+    /// without condition or flag update writing a register or a magic address that writes
+    /// no register (the TMU, `unifa`), and every register written (by the ALUs or the signal
+    /// load) written once.
     pub simple: bool,
 }
 
@@ -287,7 +288,20 @@ pub(crate) fn lower(ins: &AluInstr, nregs: u32) -> Option<Lowered> {
             matches!(h.eval, Eval::Direct(..))
                 && h.cond.is_none()
                 && !h.flags
-                && matches!(h.dst, Waddr::Rf(_))
+                && matches!(
+                    h.dst,
+                    Waddr::Rf(_)
+                        | Waddr::Magic(
+                            Magic::Nop
+                                | Magic::Tmua
+                                | Magic::Tmuau
+                                | Magic::Tmud
+                                | Magic::Tmudref
+                                | Magic::Tmuoff
+                                | Magic::Tmuc
+                                | Magic::Unifa
+                        )
+                )
         }
     };
     // Every register written must be written once.

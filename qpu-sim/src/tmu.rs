@@ -277,12 +277,21 @@ fn plain_words(
     // Straight-line over the 16 lanes: the span of the active addresses and whether any is
     // misaligned.
     let (mut lo, mut hi, mut low_bits) = (u32::MAX, 0u32, 0u32);
-    for lane in 0..16 {
-        let on = req.mask >> lane & 1 == 1;
-        let a = req.addr[lane];
-        lo = if on { lo.min(a) } else { lo };
-        hi = if on { hi.max(a) } else { hi };
-        low_bits |= if on { a & 3 } else { 0 };
+    if req.mask == 0xffff {
+        for &a in &req.addr {
+            lo = lo.min(a);
+            hi = hi.max(a);
+            low_bits |= a;
+        }
+        low_bits &= 3;
+    } else {
+        for lane in 0..16 {
+            let on = req.mask >> lane & 1 == 1;
+            let a = req.addr[lane];
+            lo = if on { lo.min(a) } else { lo };
+            hi = if on { hi.max(a) } else { hi };
+            low_bits |= if on { a & 3 } else { 0 };
+        }
     }
     if low_bits != 0 {
         return None;
@@ -301,6 +310,10 @@ fn plain_words(
         for lane in 0..16 {
             if req.mask >> lane & 1 == 1 {
                 let off = (req.addr[lane] - lo) as usize;
+                if n == 1 {
+                    d[off..off + 4].copy_from_slice(&req.data[0][lane].to_le_bytes());
+                    continue;
+                }
                 for (k, data) in req.data.iter().enumerate().take(n) {
                     let o = off + 4 * k;
                     d[o..o + 4].copy_from_slice(&data[lane].to_le_bytes());
