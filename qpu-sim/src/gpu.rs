@@ -576,10 +576,11 @@ impl Gpu {
     }
 }
 
-/// Quanta the parallel phase looks ahead: long enough that a register-bound QPU runs
-/// thousands of instructions per phase, short enough to bound the instructions a phase can
+/// Quanta the parallel phase looks ahead: long enough that a register-bound QPU runs tens of
+/// thousands of instructions per phase, so handing work to another host thread (which may wait
+/// for a core on a loaded host) is rare, and short enough to bound the instructions a phase can
 /// run against the step limit.
-const PURE_WINDOW_QUANTA: u64 = 64;
+const PURE_WINDOW_QUANTA: u64 = 512;
 
 /// Instructions a parallel phase must have run for the next one to use host threads.
 const SPREAD_MIN_INSTRS: u64 = 8192;

@@ -86,9 +86,11 @@ fn a_register_bound_loop_on_24_threads() {
 
 #[test]
 fn the_step_limit_falls_where_it_falls_serially() {
-    // The limit lands in the middle of the loop, inside what the parallel phase would run.
+    // The limit lands in the middle of the loop: before any parallel phase can run, just
+    // after the first, and after several (a phase covers at most 12 QPUs x 32,769
+    // instructions, and this dispatch runs about 650,000).
     let iters = 3000;
-    for limit in [1_000, 50_001, 123_457] {
+    for limit in [1_000, 400_001, 600_001] {
         let f = both(&butterfly(iters), &[iters, buf(0)], 16 * 64, 24, limit).unwrap_err();
         assert!(matches!(f.kind, FaultKind::StepLimit { .. }), "{f}");
     }
