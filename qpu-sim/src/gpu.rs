@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use crate::exec::{Code, Ctx, Outcome, Stop, Thread};
 use crate::fault::{Fault, FaultKind, Location};
@@ -327,7 +329,7 @@ impl Gpu {
             && trace.is_none()
             && timing.clocks_per_instr > 0
             && timing.quantum > 0;
-        let mut pending: Vec<Option<(Fault, u64)>> = vec![None; nqpus as usize];
+        let mut pending: Vec<PendingFault> = vec![None; nqpus as usize];
         let mut spread = true;
         while live > 0 {
             if parallel {
@@ -585,6 +587,9 @@ const PURE_WINDOW_QUANTA: u64 = 512;
 /// Instructions a parallel phase must have run for the next one to use host threads.
 const SPREAD_MIN_INSTRS: u64 = 8192;
 
+/// A fault the parallel phase met, and the end of the quantum the serial loop raises it in.
+type PendingFault = Option<(Fault, u64)>;
+
 /// What the QPUs of a parallel phase share, read-only.
 struct PureEnv<'a> {
     code: &'a Code,
@@ -614,39 +619,46 @@ struct PureEnv<'a> {
 /// instructions run.
 fn pure_phase(
     qpus: &mut [QpuState],
-    pending: &mut [Option<(Fault, u64)>],
+    pending: &mut [PendingFault],
     env: &PureEnv<'_>,
     host_threads: usize,
 ) -> u64 {
-    let run = |base: usize, qs: &mut [QpuState], pf: &mut [Option<(Fault, u64)>]| -> u64 {
-        let mut n = 0;
-        for (i, (q, p)) in qs.iter_mut().zip(pf.iter_mut()).enumerate() {
-            if p.is_none() {
-                n += run_pure(q, (base + i) as u32, env, p);
-            }
-        }
-        n
-    };
     let workers = host_threads.min(qpus.len()).max(1);
     if workers == 1 {
-        return run(0, qpus, pending);
-    }
-    let per = qpus.len().div_ceil(workers);
-    std::thread::scope(|s| {
-        let mut handles = Vec::new();
-        let mut first = None;
-        for (k, (qs, pf)) in qpus
-            .chunks_mut(per)
-            .zip(pending.chunks_mut(per))
-            .enumerate()
-        {
-            if k == 0 {
-                first = Some((qs, pf));
-            } else {
-                handles.push(s.spawn(move || run(k * per, qs, pf)));
+        let mut n = 0;
+        for (i, (q, p)) in qpus.iter_mut().zip(pending.iter_mut()).enumerate() {
+            if p.is_none() {
+                n += run_pure(q, i as u32, env, p);
             }
         }
-        let mut n = first.map_or(0, |(qs, pf)| run(0, qs, pf));
+        return n;
+    }
+    // QPUs are handed out one at a time to whichever host thread is free, so a thread that
+    // waits for a core on a loaded host holds up at most the QPU it has, and QPUs with more
+    // work than others balance out. Each QPU is run by exactly one thread, on its own state.
+    let cells: Vec<Mutex<(&mut QpuState, &mut PendingFault)>> = qpus
+        .iter_mut()
+        .zip(pending.iter_mut())
+        .map(Mutex::new)
+        .collect();
+    let next = AtomicUsize::new(0);
+    let work = || -> u64 {
+        let mut n = 0;
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(cell) = cells.get(i) else {
+                return n;
+            };
+            let mut g = cell.lock().unwrap_or_else(PoisonError::into_inner);
+            let (q, p) = &mut *g;
+            if p.is_none() {
+                n += run_pure(q, i as u32, env, p);
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (1..workers).map(|_| s.spawn(work)).collect();
+        let mut n = work();
         for h in handles {
             // A panic in a worker is a bug; re-raise it on this thread rather than lose it.
             n += h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
@@ -659,12 +671,7 @@ fn pure_phase(
 /// to this QPU, quantum by quantum, up to the horizon, stopping before anything that
 /// interacts. Returns the instructions run; a fault goes to `pending` with the end of its
 /// quantum.
-fn run_pure(
-    qs: &mut QpuState,
-    q: u32,
-    env: &PureEnv<'_>,
-    pending: &mut Option<(Fault, u64)>,
-) -> u64 {
+fn run_pure(qs: &mut QpuState, q: u32, env: &PureEnv<'_>, pending: &mut PendingFault) -> u64 {
     let quantum = env.timing.quantum;
     let mut n = 0u64;
     // A barrier release by another QPU would change which thread runs here.
