@@ -273,14 +273,39 @@ lane_ops! {
     l_fmov = |x, y| fout(fin(x));
 }
 
+// Shifts by a count that is the same in every lane (a small immediate): the same results as
+// `l_shl`/`l_shr`/`l_asr`, in a form the compiler vectorises (SSE2 shifts all lanes by one
+// count; a count per lane has no SSE2 instruction).
+pub(crate) fn l_shl_uniform(a: &Lanes, b: &Lanes, r: &mut Lanes) {
+    let c = b[0] & 31;
+    for (r, &x) in r.iter_mut().zip(a) {
+        *r = x << c;
+    }
+}
+
+pub(crate) fn l_shr_uniform(a: &Lanes, b: &Lanes, r: &mut Lanes) {
+    let c = b[0] & 31;
+    for (r, &x) in r.iter_mut().zip(a) {
+        *r = x >> c;
+    }
+}
+
+pub(crate) fn l_asr_uniform(a: &Lanes, b: &Lanes, r: &mut Lanes) {
+    let c = b[0] & 31;
+    for (r, &x) in r.iter_mut().zip(a) {
+        *r = ((x as i32) >> c) as u32;
+    }
+}
+
 /// The direct form of an add op, when it has one: ops that read nothing but their inputs,
 /// have no side effects, and whose unpacks and pack are the identity (the integer ops ignore
-/// the unpack fields, except `mov`).
+/// the unpack fields, except `mov`). `b_uniform` says input B is the same in every lane.
 pub(crate) fn add_lane_fn(
     op: AddOp,
     ua: Unpack,
     ub: Unpack,
     pack: Pack,
+    b_uniform: bool,
 ) -> Option<(LaneFn, FlagKind)> {
     use AddOp::*;
     let plain = ua == Unpack::None && ub == Unpack::None && pack == Pack::None;
@@ -299,6 +324,9 @@ pub(crate) fn add_lane_fn(
         Max => int(l_max),
         Umin => int(l_umin),
         Umax => int(l_umax),
+        Shl if b_uniform => int(l_shl_uniform),
+        Shr if b_uniform => int(l_shr_uniform),
+        Asr if b_uniform => int(l_asr_uniform),
         Shl => int(l_shl),
         Shr => int(l_shr),
         Asr => int(l_asr),

@@ -253,7 +253,13 @@ pub(crate) fn lower(ins: &AluInstr, nregs: u32) -> Option<Lowered> {
             add.flags.cond,
             add_flags,
             reads_carry(&add.flags),
-            add_lane_fn(add.op, add.a.unpack, add.b.unpack, add.pack),
+            add_lane_fn(
+                add.op,
+                add.a.unpack,
+                add.b.unpack,
+                add.pack,
+                matches!(add.b.src, Src::SmallImm(_)),
+            ),
             matches!(add.op, AddOp::Sub | AddOp::Min),
             nregs,
         )?;
