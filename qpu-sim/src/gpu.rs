@@ -330,7 +330,7 @@ impl Gpu {
             && timing.clocks_per_instr > 0
             && timing.quantum > 0;
         let mut pending: Vec<PendingFault> = vec![None; nqpus as usize];
-        let mut spread = true;
+        let mut spread = false;
         while live > 0 {
             if parallel {
                 let horizon = epoch_end.saturating_add(PURE_WINDOW_QUANTA * timing.quantum);
@@ -354,8 +354,8 @@ impl Gpu {
                     );
                     steps += ran;
                     // Host threads pay off only when the QPUs run long between events; a
-                    // TMU-bound kernel stops at every lookup, so its next phase stays on this
-                    // thread until a phase shows a long stretch again.
+                    // TMU-bound kernel stops at every lookup, so a phase goes to host threads
+                    // only after the one before it (run here) showed a long stretch.
                     spread = ran >= SPREAD_MIN_INSTRS;
                 }
             }
