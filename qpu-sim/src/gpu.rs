@@ -529,10 +529,18 @@ impl Gpu {
                 // No QPU ran in this quantum. That is no deadlock if every QPU that still has
                 // threads is past the quantum's end (a long TMU stall moved its clock beyond
                 // it): skip ahead to the earliest of them.
+                // A fault the parallel phase found counts at the start of its quantum (the
+                // faulting instruction may have moved the clock further): skipping past that
+                // quantum would let later QPUs act before the fault, which serially they
+                // cannot.
                 let earliest = qpus
                     .iter()
-                    .filter(|q| q.slots.iter().any(|s| s.is_some()))
-                    .map(|q| q.clock)
+                    .zip(&pending)
+                    .filter(|(q, _)| q.slots.iter().any(|s| s.is_some()))
+                    .map(|(q, p)| match p {
+                        Some((_, e)) => q.clock.min(e.saturating_sub(timing.quantum)),
+                        None => q.clock,
+                    })
                     .min();
                 if let Some(t) = earliest.filter(|&t| t > epoch_end) {
                     epoch_end = t - t % timing.quantum.max(1);

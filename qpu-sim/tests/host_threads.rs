@@ -188,3 +188,94 @@ fn scopy_on_12_qpus() {
     assert!(r1.is_ok());
     same_memory(&one, &two);
 }
+
+#[test]
+fn a_fault_found_ahead_is_not_skipped_past() {
+    // Two QPUs, one thread each. QPU 1 reads one uniform per loop iteration and runs off the
+    // end of the uniform buffer after `k` iterations; QPU 0 loops `n` times, then writes
+    // through the TMU. Both loops run ahead in the parallel phase. Whenever QPU 1's fault
+    // comes first in the serial schedule, QPU 0's write must not happen, so 1 and 2 host
+    // threads must leave the same memory. The sweep over `k`, `n` and one optional nop puts
+    // the fault in every position of a quantum; with k = 51 (no nop) it starts in the last
+    // slot of a quantum several quanta ahead and QPU 0's write falls in the next one, which
+    // the serial loop's skip-ahead once let happen before the fault.
+    let src = |pad: bool| {
+        format!(
+            "
+    nop ; ldunifrf.rf1
+    nop ; ldunifrf.rf2
+    nop ; ldunifrf.rf3
+    eidx rf4
+    shl rf4, rf4, 2
+    add rf1, rf1, rf4
+    mov rf9, 1
+    tidx rf6
+    sub.pushz -, rf6, 0
+    b.na0 reader
+    nop
+    nop
+    nop
+spin:
+    sub.pushz rf2, rf2, rf9
+    b.na0 spin
+    nop
+    nop
+    nop
+    mov tmud, rf9
+    mov tmua, rf1
+    tmuwt -
+    b done
+    nop
+    nop
+    nop
+reader:
+    {}
+read:
+    nop ; ldunif
+    sub.pushz rf3, rf3, rf9
+    b.na0 read
+    nop
+    nop
+    nop
+done:
+{END}",
+            if pad { "nop" } else { "" }
+        )
+    };
+    let mut faults = 0;
+    for pad in [false, true] {
+        let code = asm(&src(pad));
+        for k in 12..=60u32 {
+            for n in [60u32, 61, 62, 63, 64, 65, 66, 67] {
+                // Uniforms: buffer, QPU 0's count, QPU 1's count, then room for all but the
+                // last of QPU 1's reads.
+                let mut unif = vec![buf(0), n, k + 1];
+                unif.resize(3 + k as usize, 0);
+                let run = |host_threads| {
+                    let mut g = Gpu::new(GpuConfig {
+                        slices: 1,
+                        qpus_per_slice: 2,
+                        host_threads,
+                        ..GpuConfig::default()
+                    });
+                    g.map_bo(CODE, code.clone()).unwrap();
+                    g.map_bo(UNIF, words_to_bytes(&unif)).unwrap();
+                    g.map_bo(buf(0), vec![0; 64]).unwrap();
+                    let r = g.dispatch(
+                        cfg(2, 1, false),
+                        DispatchOptions {
+                            trace: None,
+                            threads_per_qpu: Some(1),
+                        },
+                    );
+                    (g, r)
+                };
+                let ((one, r1), (two, r2)) = (run(1), run(2));
+                assert_eq!(r1, r2, "pad {pad}, k {k}, n {n}");
+                same_memory(&one, &two);
+                faults += usize::from(r1.is_err());
+            }
+        }
+    }
+    assert!(faults > 0, "no run faulted; the test exercises nothing");
+}
