@@ -233,7 +233,6 @@ impl Thread {
         supergroup: u32,
         slot: u32,
         tidx: u32,
-        nregs: u32,
         entry: usize,
         unif: u32,
         fifo_capacity: u32,
@@ -241,7 +240,6 @@ impl Thread {
         payload: (Lanes, Lanes),
         now: u64,
     ) -> Thread {
-        let _ = nregs;
         let mut rf = Box::new([[0u32; 16]; 64]);
         // Mesa nir_to_vir.c (compute, ver >= 71): cs_payload[0] is rf3, cs_payload[1] is rf2.
         rf[3] = payload.0;

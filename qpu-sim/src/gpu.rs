@@ -295,7 +295,6 @@ impl Gpu {
                 batch / csd.batches_per_sg,
                 slot,
                 (q << 2) | slot,
-                nregs,
                 entry,
                 csd.uniforms,
                 fifo_capacity,
