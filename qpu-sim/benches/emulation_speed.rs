@@ -1,7 +1,8 @@
 //! Emulation speed in QPU instructions per second of host time, on two realistic kernels:
 //! `docs/examples/vector_add.qasm` (TMU-bound streaming, 24 threads with thread switches) and
 //! a register-heavy 4-point butterfly loop of the kind the video kernels run (integer
-//! add/sub/shift/multiply with flags and a branch, 12 threads).
+//! add/sub/shift/multiply with flags and a branch, 12 threads), each on 1 and on 2 host
+//! threads (`GpuConfig::host_threads`; the results are identical, only the speed differs).
 
 use std::path::Path;
 
@@ -28,14 +29,21 @@ fn cfg(batches: u32) -> [u32; 7] {
     ]
 }
 
-fn vector_add_gpu(iters: u32) -> Gpu {
+fn gpu(host_threads: usize) -> Gpu {
+    Gpu::new(GpuConfig {
+        host_threads,
+        ..GpuConfig::default()
+    })
+}
+
+fn vector_add_gpu(iters: u32, host_threads: usize) -> Gpu {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples/vector_add.qasm");
     let code = qpu_asm::assemble_file(&path)
         .expect("vector_add assembles")
         .to_bytes();
     let threads = 24;
     let n = 16 * threads * iters;
-    let mut gpu = Gpu::new(GpuConfig::default());
+    let mut gpu = gpu(host_threads);
     gpu.map_bo(CODE, code).unwrap();
     let (a, b, c) = (DATA, DATA + 4 * n, DATA + 8 * n);
     gpu.map_bo(UNIF, words(&[a, b, c, iters, 64 * threads]))
@@ -78,11 +86,11 @@ loop:
     nop
 ";
 
-fn butterfly_gpu(iters: u32) -> Gpu {
+fn butterfly_gpu(iters: u32, host_threads: usize) -> Gpu {
     let code = qpu_asm::assemble(BUTTERFLY, "butterfly", None, &qpu_asm::FsLoader)
         .expect("butterfly assembles")
         .to_bytes();
-    let mut gpu = Gpu::new(GpuConfig::default());
+    let mut gpu = gpu(host_threads);
     gpu.map_bo(CODE, code).unwrap();
     gpu.map_bo(UNIF, words(&[iters])).unwrap();
     gpu
@@ -93,32 +101,36 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
 
     let iters = 4000;
-    let instrs = vector_add_gpu(iters)
+    let instrs = vector_add_gpu(iters, 1)
         .dispatch(cfg(24), DispatchOptions::default())
         .expect("vector_add runs")
         .instructions();
     group.throughput(Throughput::Elements(instrs));
-    group.bench_function("vector_add_24_threads", |b| {
-        b.iter_batched(
-            || vector_add_gpu(iters),
-            |mut gpu| gpu.dispatch(cfg(24), DispatchOptions::default()).unwrap(),
-            criterion::BatchSize::LargeInput,
-        )
-    });
+    for host in [1, 2] {
+        group.bench_function(format!("vector_add_24_threads/host_threads_{host}"), |b| {
+            b.iter_batched(
+                || vector_add_gpu(iters, host),
+                |mut gpu| gpu.dispatch(cfg(24), DispatchOptions::default()).unwrap(),
+                criterion::BatchSize::LargeInput,
+            )
+        });
+    }
 
     let iters = 20_000;
-    let instrs = butterfly_gpu(iters)
+    let instrs = butterfly_gpu(iters, 1)
         .dispatch(cfg(12), DispatchOptions::default())
         .expect("butterfly runs")
         .instructions();
     group.throughput(Throughput::Elements(instrs));
-    group.bench_function("butterfly_12_threads", |b| {
-        b.iter_batched(
-            || butterfly_gpu(iters),
-            |mut gpu| gpu.dispatch(cfg(12), DispatchOptions::default()).unwrap(),
-            criterion::BatchSize::LargeInput,
-        )
-    });
+    for host in [1, 2] {
+        group.bench_function(format!("butterfly_12_threads/host_threads_{host}"), |b| {
+            b.iter_batched(
+                || butterfly_gpu(iters, host),
+                |mut gpu| gpu.dispatch(cfg(12), DispatchOptions::default()).unwrap(),
+                criterion::BatchSize::LargeInput,
+            )
+        });
+    }
     group.finish();
 }
 

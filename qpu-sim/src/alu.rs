@@ -207,8 +207,174 @@ pub fn is_sfu(op: AddOp) -> bool {
     )
 }
 
+/// An op's 16 lanes computed from its two (raw) inputs, for the lowered form's direct
+/// dispatch (`crate::lower`). Each is the one definition of its op: `eval_add`/`eval_mul` call
+/// the same functions.
+pub(crate) type LaneFn = fn(&Lanes, &Lanes, &mut Lanes);
+
+/// A lane function's result as a value.
+#[inline(always)]
+fn val(f: LaneFn, a: &Lanes, b: &Lanes) -> Lanes {
+    let mut r = [0u32; 16];
+    f(a, b, &mut r);
+    r
+}
+
+macro_rules! lane_ops {
+    ($($name:ident = |$x:ident, $y:ident| $e:expr;)*) => {
+        $(
+            #[inline]
+            #[allow(unused_variables)]
+            pub(crate) fn $name(a: &Lanes, b: &Lanes, r: &mut Lanes) {
+                for i in 0..16 {
+                    let ($x, $y) = (a[i], b[i]);
+                    r[i] = $e;
+                }
+            }
+        )*
+    };
+}
+
+lane_ops! {
+    l_add = |x, y| x.wrapping_add(y);
+    l_sub = |x, y| x.wrapping_sub(y);
+    l_min = |x, y| (x as i32).min(y as i32) as u32;
+    l_max = |x, y| (x as i32).max(y as i32) as u32;
+    l_umin = |x, y| x.min(y);
+    l_umax = |x, y| x.max(y);
+    // Shift counts use the low 5 bits (py-videocore7 test_alu.py: `b % 32`).
+    l_shl = |x, y| x << (y & 31);
+    l_shr = |x, y| x >> (y & 31);
+    l_asr = |x, y| ((x as i32) >> (y & 31)) as u32;
+    l_ror = |x, y| x.rotate_right(y & 31);
+    l_and = |x, y| x & y;
+    l_or = |x, y| x | y;
+    l_xor = |x, y| x ^ y;
+    // Packed 16-bit integers, wrapping (py-videocore7 test_alu.py checks full-range int16
+    // inputs against numpy's wrapping add/sub).
+    l_vadd = |x, y| u32::from((x as u16).wrapping_add(y as u16))
+        | (u32::from(((x >> 16) as u16).wrapping_add((y >> 16) as u16)) << 16);
+    l_vsub = |x, y| u32::from((x as u16).wrapping_sub(y as u16))
+        | (u32::from(((x >> 16) as u16).wrapping_sub((y >> 16) as u16)) << 16);
+    l_not = |x, y| !x;
+    l_neg = |x, y| x.wrapping_neg();
+    l_clz = |x, y| x.leading_zeros();
+    l_mov = |x, y| x;
+    l_itof = |x, y| fout(x as i32 as f32);
+    l_utof = |x, y| fout(x as f32);
+    l_smul24 = |x, y| (((x << 8) as i32) >> 8).wrapping_mul(((y << 8) as i32) >> 8) as u32;
+    // The f32 ops without unpacks or packs: `f32_binary`/`f32_unary` with
+    // `F32Unpack::None`, whose unpack is the identity.
+    l_fadd = |x, y| fout(fin(x) + fin(y));
+    l_fsub = |x, y| fout(fin(x) - fin(y));
+    l_fmul = |x, y| fout(fin(x) * fin(y));
+    l_fmin = |x, y| fout(fmin(fin(x), fin(y)));
+    l_fmax = |x, y| fout(fmax(fin(x), fin(y)));
+    l_fmov = |x, y| fout(fin(x));
+}
+
+// Shifts by a count that is the same in every lane (a small immediate): the same results as
+// `l_shl`/`l_shr`/`l_asr`, in a form the compiler vectorises (SSE2 shifts all lanes by one
+// count; a count per lane has no SSE2 instruction).
+pub(crate) fn l_shl_uniform(a: &Lanes, b: &Lanes, r: &mut Lanes) {
+    let c = b[0] & 31;
+    for (r, &x) in r.iter_mut().zip(a) {
+        *r = x << c;
+    }
+}
+
+pub(crate) fn l_shr_uniform(a: &Lanes, b: &Lanes, r: &mut Lanes) {
+    let c = b[0] & 31;
+    for (r, &x) in r.iter_mut().zip(a) {
+        *r = x >> c;
+    }
+}
+
+pub(crate) fn l_asr_uniform(a: &Lanes, b: &Lanes, r: &mut Lanes) {
+    let c = b[0] & 31;
+    for (r, &x) in r.iter_mut().zip(a) {
+        *r = ((x as i32) >> c) as u32;
+    }
+}
+
+/// The direct form of an add op, when it has one: ops that read nothing but their inputs,
+/// have no side effects, and whose unpacks and pack are the identity (the integer ops ignore
+/// the unpack fields, except `mov`). `b_uniform` says input B is the same in every lane.
+pub(crate) fn add_lane_fn(
+    op: AddOp,
+    ua: Unpack,
+    ub: Unpack,
+    pack: Pack,
+    b_uniform: bool,
+) -> Option<(LaneFn, FlagKind)> {
+    use AddOp::*;
+    let plain = ua == Unpack::None && ub == Unpack::None && pack == Pack::None;
+    let int = |f: LaneFn| Some((f, FlagKind::Int));
+    let float = |f: LaneFn| {
+        if plain {
+            Some((f, FlagKind::Float))
+        } else {
+            None
+        }
+    };
+    match op {
+        Add => int(l_add),
+        Sub => int(l_sub),
+        Min => int(l_min),
+        Max => int(l_max),
+        Umin => int(l_umin),
+        Umax => int(l_umax),
+        Shl if b_uniform => int(l_shl_uniform),
+        Shr if b_uniform => int(l_shr_uniform),
+        Asr if b_uniform => int(l_asr_uniform),
+        Shl => int(l_shl),
+        Shr => int(l_shr),
+        Asr => int(l_asr),
+        Ror => int(l_ror),
+        And => int(l_and),
+        Or => int(l_or),
+        Xor => int(l_xor),
+        Vadd => int(l_vadd),
+        Vsub => int(l_vsub),
+        Not => int(l_not),
+        Neg => int(l_neg),
+        Clz => int(l_clz),
+        Mov if ua == Unpack::None => int(l_mov),
+        Itof if pack == Pack::None => Some((l_itof, FlagKind::Float)),
+        Utof if pack == Pack::None => Some((l_utof, FlagKind::Float)),
+        Fadd | Faddnf => float(l_fadd),
+        Fsub => float(l_fsub),
+        Fmin => float(l_fmin),
+        Fmax => float(l_fmax),
+        Fmov => float(l_fmov),
+        _ => None,
+    }
+}
+
+/// The direct form of a mul op, as [`add_lane_fn`].
+pub(crate) fn mul_lane_fn(
+    op: MulOp,
+    ua: Unpack,
+    ub: Unpack,
+    pack: Pack,
+) -> Option<(LaneFn, FlagKind)> {
+    use MulOp::*;
+    let plain = ua == Unpack::None && ub == Unpack::None && pack == Pack::None;
+    match op {
+        Add => Some((l_add, FlagKind::Int)),
+        Sub => Some((l_sub, FlagKind::Int)),
+        Smul24 => Some((l_smul24, FlagKind::Int)),
+        Mov if ua == Unpack::None => Some((l_mov, FlagKind::Int)),
+        Fmul if plain => Some((l_fmul, FlagKind::Float)),
+        Fmov if plain => Some((l_fmov, FlagKind::Float)),
+        _ => None,
+    }
+}
+
 /// Evaluates an add-ALU op. `a`/`b` are the raw inputs (unused ones are zero).
 #[allow(clippy::too_many_arguments)]
+// Out of line: inlined into the lowered step, it only bloats that hot frame.
+#[inline(never)]
 pub fn eval_add(
     op: AddOp,
     a: &Lanes,
@@ -256,26 +422,26 @@ pub fn eval_add(
                     | (u32::from(f2h(fin(unpack_f32(fb, y)))) << 16)
             }))
         }
-        Add => OpResult::int(map2(a, b, u32::wrapping_add)),
+        Add => OpResult::int(val(l_add, a, b)),
         Sub => {
-            let mut r = OpResult::int(map2(a, b, u32::wrapping_sub));
+            let mut r = OpResult::int(val(l_sub, a, b));
             r.carry = Some(sub_carry(a, b));
             r
         }
         Min => {
-            let mut r = OpResult::int(map2(a, b, |x, y| (x as i32).min(y as i32) as u32));
+            let mut r = OpResult::int(val(l_min, a, b));
             // Mesa ilt32/ige32 use MIN(b, a) with PUSHC: C is "first operand greater".
             r.carry = Some(mask_of(|i| (a[i] as i32) > (b[i] as i32)));
             r
         }
-        Max => OpResult::int(map2(a, b, |x, y| (x as i32).max(y as i32) as u32)),
-        Umin => OpResult::int(map2(a, b, u32::min)),
-        Umax => OpResult::int(map2(a, b, u32::max)),
+        Max => OpResult::int(val(l_max, a, b)),
+        Umin => OpResult::int(val(l_umin, a, b)),
+        Umax => OpResult::int(val(l_umax, a, b)),
         // Shift counts use the low 5 bits (py-videocore7 test_alu.py: `b % 32`).
-        Shl => OpResult::int(map2(a, b, |x, y| x << (y & 31))),
-        Shr => OpResult::int(map2(a, b, |x, y| x >> (y & 31))),
-        Asr => OpResult::int(map2(a, b, |x, y| ((x as i32) >> (y & 31)) as u32)),
-        Ror => OpResult::int(map2(a, b, |x, y| x.rotate_right(y & 31))),
+        Shl => OpResult::int(val(l_shl, a, b)),
+        Shr => OpResult::int(val(l_shr, a, b)),
+        Asr => OpResult::int(val(l_asr, a, b)),
+        Ror => OpResult::int(val(l_ror, a, b)),
         Vfmin => {
             let fu = f16_unpack(ua);
             OpResult::int(map2(a, b, |x, y| f16x2(unpack_f16(fu, x), y, fmin)))
@@ -284,24 +450,16 @@ pub fn eval_add(
             let fu = f16_unpack(ua);
             OpResult::int(map2(a, b, |x, y| f16x2(unpack_f16(fu, x), y, fmax)))
         }
-        And => OpResult::int(map2(a, b, |x, y| x & y)),
-        Or => OpResult::int(map2(a, b, |x, y| x | y)),
-        Xor => OpResult::int(map2(a, b, |x, y| x ^ y)),
+        And => OpResult::int(val(l_and, a, b)),
+        Or => OpResult::int(val(l_or, a, b)),
+        Xor => OpResult::int(val(l_xor, a, b)),
         // Packed 16-bit integers, wrapping (py-videocore7 test_alu.py checks full-range int16
         // inputs against numpy's wrapping add/sub).
-        Vadd => OpResult::int(map2(a, b, |x, y| {
-            let lo = (x as u16).wrapping_add(y as u16);
-            let hi = ((x >> 16) as u16).wrapping_add((y >> 16) as u16);
-            u32::from(lo) | (u32::from(hi) << 16)
-        })),
-        Vsub => OpResult::int(map2(a, b, |x, y| {
-            let lo = (x as u16).wrapping_sub(y as u16);
-            let hi = ((x >> 16) as u16).wrapping_sub((y >> 16) as u16);
-            u32::from(lo) | (u32::from(hi) << 16)
-        })),
-        Not => OpResult::int(map1(a, |x| !x)),
-        Neg => OpResult::int(map1(a, |x| x.wrapping_neg())),
-        Clz => OpResult::int(map1(a, u32::leading_zeros)),
+        Vadd => OpResult::int(val(l_vadd, a, b)),
+        Vsub => OpResult::int(val(l_vsub, a, b)),
+        Not => OpResult::int(val(l_not, a, b)),
+        Neg => OpResult::int(val(l_neg, a, b)),
+        Clz => OpResult::int(val(l_clz, a, b)),
         Tidx => OpResult::int([cx.tidx; 16]),
         Eidx => OpResult::int(std::array::from_fn(|i| i as u32)),
         Lr => OpResult::int([cx.link; 16]),
@@ -385,8 +543,8 @@ pub fn eval_add(
             });
             OpResult::float(val, pack)
         }
-        Itof => OpResult::float(map1(a, |x| fout(x as i32 as f32)), pack),
-        Utof => OpResult::float(map1(a, |x| fout(x as f32)), pack),
+        Itof => OpResult::float(val(l_itof, a, b), pack),
+        Utof => OpResult::float(val(l_utof, a, b), pack),
         Fmov => f32_unary(a, ua, pack, |x| x)?,
         Mov => OpResult::int(map1(a, |x| int_unpack(ua, x))),
         // py-videocore7 test_alu.py (`quad_rotate`): lane j of quad q reads lane
@@ -430,6 +588,7 @@ pub fn multop_rtop(a: &Lanes, b: &Lanes) -> Lanes {
 }
 
 /// Evaluates a mul-ALU op. `rtop` is the MULTOP state (consumed by UMUL24).
+#[inline(never)]
 pub fn eval_mul(
     op: MulOp,
     a: &Lanes,
@@ -441,9 +600,9 @@ pub fn eval_mul(
 ) -> Result<OpResult, FaultKind> {
     use MulOp::*;
     Ok(match op {
-        Add => OpResult::int(map2(a, b, u32::wrapping_add)),
+        Add => OpResult::int(val(l_add, a, b)),
         Sub => {
-            let mut r = OpResult::int(map2(a, b, u32::wrapping_sub));
+            let mut r = OpResult::int(val(l_sub, a, b));
             r.carry = Some(sub_carry(a, b));
             r
         }
@@ -456,11 +615,7 @@ pub fn eval_mul(
             }
             OpResult::int(v)
         }
-        Smul24 => OpResult::int(map2(a, b, |x, y| {
-            let sx = ((x << 8) as i32) >> 8;
-            let sy = ((y << 8) as i32) >> 8;
-            sx.wrapping_mul(sy) as u32
-        })),
+        Smul24 => OpResult::int(val(l_smul24, a, b)),
         Vfmul => {
             let fu = f16_unpack(ua);
             OpResult::int(map2(a, b, |x, y| f16x2(unpack_f16(fu, x), y, |p, q| p * q)))

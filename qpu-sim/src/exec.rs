@@ -10,57 +10,103 @@ use qpu_asm::{AluInstr, BranchInstr, DecodeError, Input, Instr, Src, decode};
 use crate::alu::{FlagKind, LaneCtx, Lanes, OpResult, eval_add, eval_mul, is_sfu, multop_rtop};
 use crate::fault::FaultKind;
 use crate::float::{fin, pack_f32};
-use crate::memory::Memory;
+use crate::lower::{Eval, Half, Lowered, Operand, SigLoad, lower};
+use crate::memory::{Mem, Memory};
 use crate::timing::{QpuStats, Timing};
 use crate::tmu::{self, TmuRequest};
 
-/// The program, decoded once per dispatch as far as it is executed. Words are fetched from
-/// memory the first time they execute, so a code buffer of any size costs only what runs.
+/// The program, decoded and lowered once per dispatch as far as it is executed. Words are
+/// fetched from memory the first time they execute, so a code buffer of any size costs only
+/// what runs.
 pub(crate) struct Code {
     pub base: u32,
     /// Instruction words from `base` to the end of its buffer.
     len: usize,
-    decoded: Vec<Option<Result<(Instr, bool), DecodeError>>>,
+    /// The register-file size the lowered forms were checked against.
+    nregs: u32,
+    decoded: Vec<Option<Result<Slot, DecodeError>>>,
+}
+
+/// One decoded instruction and, when it has one, its lowered form (`crate::lower`).
+pub(crate) struct Slot {
+    pub instr: Instr,
+    pub low: Option<Lowered>,
+    /// Whether it can touch state other QPUs see in the same quantum: a TMU lookup (memory
+    /// and the shared bus) or a barrier. The parallel scheduler stops before it.
+    pub event: bool,
+}
+
+/// Whether an instruction writes `tmua`, `tmuau` or `syncb` (see [`Slot::event`]).
+fn is_event(i: &Instr) -> bool {
+    let Instr::Alu(a) = i else { return false };
+    let ev = |w: Waddr| matches!(w, Waddr::Magic(Magic::Tmua | Magic::Tmuau | Magic::Syncb));
+    (a.add.op.has_dst() && ev(a.add.dst))
+        || (a.mul.op.has_dst() && ev(a.mul.dst))
+        || a.sig_addr.is_some_and(ev)
 }
 
 impl Code {
-    pub fn load(mem: &mut Memory, base: u32) -> Option<Code> {
+    pub fn load(mem: &mut Memory, base: u32, nregs: u32) -> Option<Code> {
         let bytes = mem.bytes_from(base)?;
         Some(Code {
             base,
             len: bytes / 8,
+            nregs,
             decoded: Vec::new(),
         })
     }
 
+    /// Decodes the instruction at `pc` if it has not been yet; faults if it cannot.
     #[inline]
-    fn get(&mut self, pc: usize, mem: &mut Memory) -> Result<&(Instr, bool), FaultKind> {
+    pub fn ensure(&mut self, pc: usize, mem: &mut Memory) -> Result<(), FaultKind> {
+        if let Some(Some(Ok(_))) = self.decoded.get(pc) {
+            return Ok(());
+        }
+        self.decode_at(pc, mem)
+    }
+
+    #[cold]
+    fn decode_at(&mut self, pc: usize, mem: &mut Memory) -> Result<(), FaultKind> {
         if pc >= self.len {
             return Err(FaultKind::PcOutsideCode {
                 addr: self.base.wrapping_add((pc as u32).wrapping_mul(8)),
             });
         }
         if pc >= self.decoded.len() {
-            self.decoded.resize(pc + 64, None);
+            self.decoded.resize_with(pc + 64, || None);
         }
         let addr = self.base.wrapping_add(pc as u32 * 8);
+        let nregs = self.nregs;
         let slot = &mut self.decoded[pc];
         if slot.is_none() {
             let word = mem
                 .read_u64(addr)
                 .ok_or(FaultKind::PcOutsideCode { addr })?;
-            *slot = Some(decode(word).map(|i| {
-                let plain = is_plain(&i);
-                (i, plain)
+            *slot = Some(decode(word).map(|instr| {
+                let low = match &instr {
+                    Instr::Alu(a) => lower(a, nregs),
+                    Instr::Branch(_) => None,
+                };
+                let event = is_event(&instr);
+                Slot { instr, low, event }
             }));
         }
         match slot {
-            Some(Ok(i)) => Ok(i),
+            Some(Ok(_)) => Ok(()),
             Some(Err(e)) => Err(FaultKind::InvalidInstruction {
                 word: mem.read_u64(addr).unwrap_or(0),
                 reason: e.to_string(),
             }),
             None => unreachable!("filled above"),
+        }
+    }
+
+    /// The instruction at `pc`, once [`Code::ensure`] has succeeded for it.
+    #[inline]
+    pub fn slot(&self, pc: usize) -> Option<&Slot> {
+        match self.decoded.get(pc) {
+            Some(Some(Ok(s))) => Some(s),
+            _ => None,
         }
     }
 
@@ -108,7 +154,12 @@ pub(crate) struct Thread {
     pub supergroup: u32,
     pub slot: u32,
     pub tidx: u32,
-    pub rf: Vec<Lanes>,
+    /// The register file. Always 64 entries, so that a 6-bit register number indexes it
+    /// without a bounds check; only the first `nregs` exist (see `Ctx::nregs`), which every
+    /// access checks or lowering has checked.
+    pub rf: Box<[Lanes; 64]>,
+    /// Where a lowered instruction's add, mul and signal results wait for write-back.
+    scratch: Box<[Lanes; 3]>,
     pub fa: u16,
     pub fb: u16,
     pub pc: usize,
@@ -142,6 +193,13 @@ pub(crate) struct Thread {
     pub resume_at: u64,
 }
 
+/// Why [`Thread::run`] stopped early: a fault at an instruction index, or the instruction
+/// budget (the step limit) exhausted before the instruction at that index.
+pub(crate) enum Stop {
+    Fault(FaultKind, usize),
+    Budget(usize),
+}
+
 /// What happened after one instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -152,8 +210,7 @@ pub(crate) enum Outcome {
 
 /// Everything an instruction can touch outside its thread.
 pub(crate) struct Ctx<'a, 't> {
-    pub mem: &'a mut Memory,
-    pub code: &'a mut Code,
+    pub mem: Mem<'a>,
     pub timing: &'a Timing,
     pub stats: &'a mut QpuStats,
     pub clock: &'a mut u64,
@@ -176,7 +233,6 @@ impl Thread {
         supergroup: u32,
         slot: u32,
         tidx: u32,
-        nregs: u32,
         entry: usize,
         unif: u32,
         fifo_capacity: u32,
@@ -184,7 +240,7 @@ impl Thread {
         payload: (Lanes, Lanes),
         now: u64,
     ) -> Thread {
-        let mut rf = vec![[0u32; 16]; nregs as usize];
+        let mut rf = Box::new([[0u32; 16]; 64]);
         // Mesa nir_to_vir.c (compute, ver >= 71): cs_payload[0] is rf3, cs_payload[1] is rf2.
         rf[3] = payload.0;
         rf[2] = payload.1;
@@ -194,6 +250,7 @@ impl Thread {
             slot,
             tidx,
             rf,
+            scratch: Box::new([[0; 16]; 3]),
             fa: 0,
             fb: 0,
             pc: entry,
@@ -228,7 +285,7 @@ impl Thread {
     }
 
     #[inline]
-    fn read_uniform(&mut self, mem: &mut Memory) -> Result<u32, FaultKind> {
+    fn read_uniform(&mut self, mem: &mut Mem<'_>) -> Result<u32, FaultKind> {
         let addr = self.unif;
         let v = mem
             .read_uniform(addr)
@@ -253,7 +310,7 @@ impl Thread {
             return Ok(imm);
         }
         match i.src {
-            Src::Rf(n) if u32::from(n) < nregs => Ok(&self.rf[n as usize]),
+            Src::Rf(n) if u32::from(n) < nregs => Ok(&self.rf[n as usize & 63]),
             Src::Rf(n) => Err(FaultKind::RegisterOutOfRange {
                 reg: n,
                 nregs,
@@ -280,7 +337,7 @@ impl Thread {
                         threads,
                     });
                 }
-                Ok(self.rf[n as usize])
+                Ok(self.rf[n as usize & 63])
             }
             Src::SmallImm(idx) => {
                 let v = small_imm_value(idx).ok_or_else(|| FaultKind::InvalidInstruction {
@@ -303,28 +360,84 @@ impl Thread {
         }
     }
 
-    /// Executes the instruction at `pc`.
-    pub fn step(&mut self, cx: &mut Ctx<'_, '_>) -> Result<Outcome, FaultKind> {
-        let (instr, plain) = *cx.code.get(self.pc, cx.mem)?;
-        let pc_addr = cx.code.base.wrapping_add(self.pc as u32 * 8);
+    /// Runs the thread from its pc until an instruction switches threads, ends the thread or
+    /// writes `syncb`, or the QPU's clock reaches `until`, running at most `budget`
+    /// instructions. Returns the outcome, the instructions run and the index of the last one.
+    #[inline]
+    pub fn run(
+        &mut self,
+        code: &mut Code,
+        cx: &mut Ctx<'_, '_>,
+        until: u64,
+        budget: u64,
+    ) -> Result<(Outcome, u64, usize), Stop> {
+        let mut n = 0u64;
+        loop {
+            let at = self.pc;
+            if n == budget {
+                return Err(Stop::Budget(at));
+            }
+            n += 1;
+            match self.step(code, cx) {
+                Ok(Outcome::Continue) if !cx.barrier && *cx.clock < until => {}
+                Ok(o) => return Ok((o, n, at)),
+                Err(k) => return Err(Stop::Fault(k, at)),
+            }
+        }
+    }
+
+    /// Executes the instruction at `pc`, decoding it first if needed.
+    #[inline]
+    pub fn step(&mut self, code: &mut Code, cx: &mut Ctx<'_, '_>) -> Result<Outcome, FaultKind> {
+        if code.slot(self.pc).is_none() {
+            code.ensure(self.pc, cx.mem.exclusive()?)?;
+        }
+        let code = &*code;
+        let slot = code.slot(self.pc).expect("decoded by ensure");
+        self.exec(slot, code, cx)
+    }
+
+    /// Whether the thread is in its thread-end sequence (the ending thrsw has issued).
+    pub fn ending(&self) -> bool {
+        self.thrsw.is_some_and(|t| t.end) || self.thrsw_queued.is_some_and(|t| t.end)
+    }
+
+    /// Executes `slot`, the decoded instruction at `pc`.
+    #[inline]
+    pub fn exec(
+        &mut self,
+        slot: &Slot,
+        code: &Code,
+        cx: &mut Ctx<'_, '_>,
+    ) -> Result<Outcome, FaultKind> {
         *cx.clock += cx.timing.clocks_per_instr;
         self.instrs += 1;
+        if let (Some(low), Instr::Alu(a), None) = (&slot.low, &slot.instr, &cx.trace) {
+            // The thread-end rules depend on where the thread is in its end sequence; the
+            // generic path checks them.
+            let ends_here =
+                low.thrsw && !self.prev_thrsw && self.last_thrsw_found && self.thrsw.is_none();
+            if self.thread_end_at.is_none() && !ends_here {
+                if low.simple {
+                    self.simple_alu(low, cx)?;
+                } else {
+                    self.lowered_alu(low, a, cx)?;
+                }
+                self.prev_thrsw = low.thrsw;
+                return self.advance(code);
+            }
+        }
+        let instr = &slot.instr;
+        let pc_addr = code.base.wrapping_add(self.pc as u32 * 8);
         if cx.trace.is_some() {
             cx.written.clear();
         }
-        let is_thrsw = match &instr {
+        let is_thrsw = match instr {
             Instr::Branch(b) => {
-                self.branch_instr(b, pc_addr, cx)?;
+                self.branch_instr(b, pc_addr, code, cx)?;
                 false
             }
-            Instr::Alu(a) => {
-                if plain && self.thread_end_at.is_none() && cx.trace.is_none() {
-                    self.plain_alu(a, cx)?;
-                    false
-                } else {
-                    self.alu_instr(a, cx)?
-                }
-            }
+            Instr::Alu(a) => self.alu_instr(a, cx)?,
         };
         if let Some(t) = cx.trace.as_deref_mut() {
             let _ = writeln!(
@@ -345,11 +458,22 @@ impl Thread {
             }
         }
         self.prev_thrsw = is_thrsw;
-        self.advance(cx)
+        self.advance(code)
     }
 
     /// Moves to the next instruction, running down the branch and thread-switch delays.
-    fn advance(&mut self, cx: &mut Ctx<'_, '_>) -> Result<Outcome, FaultKind> {
+    #[inline(always)]
+    fn advance(&mut self, code: &Code) -> Result<Outcome, FaultKind> {
+        if self.branch.is_none() && self.thrsw.is_none() && self.pc + 1 < code.len() {
+            self.pc += 1;
+            return Ok(Outcome::Continue);
+        }
+        self.advance_delays(code)
+    }
+
+    /// `advance` with a branch or thread switch pending, or at the end of the code.
+    #[inline(never)]
+    fn advance_delays(&mut self, code: &Code) -> Result<Outcome, FaultKind> {
         let mut next = self.pc + 1;
         if let Some(b) = &mut self.branch {
             b.left -= 1;
@@ -390,18 +514,20 @@ impl Thread {
                 outcome = if end { Outcome::End } else { Outcome::Switch };
             }
         }
-        if outcome == Outcome::Continue && self.pc >= cx.code.len() {
+        if outcome == Outcome::Continue && self.pc >= code.len() {
             return Err(FaultKind::PcOutsideCode {
-                addr: cx.code.base.wrapping_add(self.pc as u32 * 8),
+                addr: code.base.wrapping_add(self.pc as u32 * 8),
             });
         }
         Ok(outcome)
     }
 
+    #[inline(never)]
     fn branch_instr(
         &mut self,
         b: &BranchInstr,
         pc_addr: u32,
+        code: &Code,
         cx: &mut Ctx<'_, '_>,
     ) -> Result<(), FaultKind> {
         // Mesa qpu_validate.c: "branch in a branch delay slot", "branch in a THRSW delay slot".
@@ -442,11 +568,11 @@ impl Thread {
         let ret = pc_addr.wrapping_add(32);
         let unif = match b.unif {
             None => None,
-            Some(BranchDest::Abs) => Some(self.read_uniform(cx.mem)?),
+            Some(BranchDest::Abs) => Some(self.read_uniform(&mut cx.mem)?),
             Some(BranchDest::Rel) => {
                 // The offset is relative to the uniform after the one holding it
                 // (py-videocore7 test_uniform_branch_rel: offset 8 at unif[1] lands on unif[4]).
-                let v = self.read_uniform(cx.mem)?;
+                let v = self.read_uniform(&mut cx.mem)?;
                 Some(self.unif.wrapping_add(v))
             }
             Some(BranchDest::Regfile) => {
@@ -488,8 +614,7 @@ impl Thread {
         if b.link {
             self.link = ret;
         }
-        let target = cx
-            .code
+        let target = code
             .index_of(target_addr)
             .ok_or(FaultKind::BadBranchTarget { addr: target_addr })?;
         self.branch = Some(PendingBranch {
@@ -500,89 +625,215 @@ impl Thread {
         Ok(())
     }
 
-    /// The fast path for the common instruction: no signals, conditions or flag updates, ops
-    /// without side effects, register or no destinations (see `is_plain`). Same semantics as
-    /// `alu_instr`, fewer checks.
-    fn plain_alu(&mut self, ins: &AluInstr, cx: &mut Ctx<'_, '_>) -> Result<(), FaultKind> {
-        let (add, mul) = (&ins.add, &ins.mul);
-        let (nregs, threads) = (cx.nregs, cx.threads_per_qpu);
+    /// Executes a lowered instruction of the simple shape (`Lowered::simple`): what
+    /// `lowered_alu` does for it, with nothing that cannot happen left in.
+    #[inline(always)]
+    fn simple_alu(&mut self, l: &Lowered, cx: &mut Ctx<'_, '_>) -> Result<(), FaultKind> {
         if let Some((reg, ready)) = self.sfu_pending {
-            let touches = |i: &Input, n: u8| n >= 1 && i.src == Src::Rf(reg);
             if self.instrs > ready {
                 self.sfu_pending = None;
-            } else if touches(&add.a, add.op.nsrc())
-                || touches(&add.b, add.op.nsrc().saturating_sub(1))
-                || touches(&mul.a, mul.op.nsrc())
-                || touches(&mul.b, mul.op.nsrc().saturating_sub(1))
-            {
+            } else if l.reads >> reg & 1 == 1 {
                 let stall = (ready - (self.instrs - 1)) * cx.timing.clocks_per_instr;
                 *cx.clock += stall;
                 cx.stats.sfu_wait_cycles += stall;
                 self.sfu_pending = None;
             }
         }
-        // Operands are read in place (by reference), before anything is written.
-        let (mut i0, mut i1) = ([0u32; 16], [0u32; 16]);
-        let add_res = if add.op == qpu_asm::isa::AddOp::Nop {
-            None
-        } else {
-            let n = add.op.nsrc();
-            let a = self.operand(&add.a, n >= 1, &mut i0, nregs, threads)?;
-            let b = self.operand(&add.b, n >= 2, &mut i1, nregs, threads)?;
-            let lane_cx = LaneCtx {
-                tidx: self.tidx,
-                flags_a: self.fa,
-                flags_b: self.fb,
-                link: self.link,
-                cond_mask: 0xffff,
-            };
-            Some(eval_add(
-                add.op,
-                a,
-                b,
-                add.a.unpack,
-                add.b.unpack,
-                add.pack,
-                &lane_cx,
-            )?)
-        };
-        let mul_res = if mul.op == qpu_asm::isa::MulOp::Nop {
-            None
-        } else {
-            let n = mul.op.nsrc();
-            let a = self.operand(&mul.a, n >= 1, &mut i0, nregs, threads)?;
-            let b = self.operand(&mul.b, n >= 2, &mut i1, nregs, threads)?;
-            Some(eval_mul(
-                mul.op,
-                a,
-                b,
-                mul.a.unpack,
-                mul.b.unpack,
-                mul.pack,
-                None,
-            )?)
-        };
-        // Both ALUs write full registers here; the generic path handles packs, a register
-        // out of range and two writes to one register (a fault).
-        let mut rf_written = 0u64;
-        for (r, dst) in [(&add_res, add.dst), (&mul_res, mul.dst)] {
-            let Some(r) = r else { continue };
-            match dst {
-                Waddr::Rf(n)
-                    if r.pack == crate::float::F32Pack::None
-                        && u32::from(n) < nregs
-                        && rf_written >> n & 1 == 0 =>
-                {
-                    rf_written |= 1 << n;
-                    self.rf[n as usize] = r.val;
-                }
-                _ => self.write(dst, r, 0xffff, cx, &mut rf_written)?,
+        let [sa, sm, _] = &mut *self.scratch;
+        if let Some(h) = &l.add {
+            if let Eval::Direct(f, _) = h.eval {
+                with_inputs(&self.rf, h, |a, b| f(a, b, sa));
             }
+        }
+        if let Some(h) = &l.mul {
+            if let Eval::Direct(f, _) = h.eval {
+                with_inputs(&self.rf, h, |a, b| f(a, b, sm));
+            }
+        }
+        let sig = match l.sig {
+            SigLoad::None => None,
+            SigLoad::Unif(r) => Some((r, [self.read_uniform(&mut cx.mem)?; 16])),
+            SigLoad::Tmu(r) => {
+                let e = self.fifo.pop_front().ok_or(FaultKind::LdtmuEmpty)?;
+                if e.ready > *cx.clock {
+                    let wait = e.ready - *cx.clock;
+                    *cx.clock = e.ready;
+                    cx.stats.tmu_wait_cycles += wait;
+                }
+                Some((r, e.data))
+            }
+        };
+        // The magic addresses lowering allows here write no register, so no write can meet
+        // another.
+        let mut rf_written = 0u64;
+        for (k, h) in [(0, &l.add), (1, &l.mul)] {
+            match h {
+                Some(Half {
+                    dst: Waddr::Rf(n), ..
+                }) => self.rf[*n as usize & 63] = self.scratch[k],
+                Some(Half {
+                    dst: Waddr::Magic(m),
+                    ..
+                }) => {
+                    let v = self.scratch[k];
+                    self.write_magic(*m, v, 0xffff, cx, &mut rf_written)?;
+                }
+                None => {}
+            }
+        }
+        if let Some((n, v)) = sig {
+            self.rf[n as usize & 63] = v;
+        }
+        if l.thrsw {
+            self.thrsw_signal()?;
         }
         Ok(())
     }
 
+    /// Executes a lowered ALU instruction (`crate::lower`). The same steps, in the same order,
+    /// as `alu_instr`, without the checks lowering has already made. Results go to the
+    /// thread's scratch lanes (add, mul, signal) and from there to their destinations, so no
+    /// 16-lane value is moved through a `Result`.
+    fn lowered_alu(
+        &mut self,
+        l: &Lowered,
+        ins: &AluInstr,
+        cx: &mut Ctx<'_, '_>,
+    ) -> Result<(), FaultKind> {
+        if let Some((reg, ready)) = self.sfu_pending {
+            if self.instrs > ready {
+                self.sfu_pending = None;
+            } else if l.reads >> reg & 1 == 1 {
+                let stall = (ready - (self.instrs - 1)) * cx.timing.clocks_per_instr;
+                *cx.clock += stall;
+                cx.stats.sfu_wait_cycles += stall;
+                self.sfu_pending = None;
+            }
+        }
+        let add_mask = self.cond_mask(l.add.as_ref().and_then(|h| h.cond));
+        let mul_mask = self.cond_mask(l.mul.as_ref().and_then(|h| h.cond));
+        let (add, mul) = (&ins.add, &ins.mul);
+        let lcx = |t: &Thread, cond_mask| LaneCtx {
+            tidx: t.tidx,
+            flags_a: t.fa,
+            flags_b: t.fb,
+            link: t.link,
+            cond_mask,
+        };
+        let mut add_meta = Meta::INT;
+        if let Some(h) = &l.add {
+            let [out, _, _] = &mut *self.scratch;
+            add_meta = match h.eval {
+                Eval::Direct(f, kind) => {
+                    with_inputs(&self.rf, h, |a, b| f(a, b, out));
+                    Meta::direct(kind)
+                }
+                Eval::Generic => {
+                    let lc = lcx(self, add_mask);
+                    let r = with_inputs(&self.rf, h, |a, b| {
+                        eval_add(add.op, a, b, add.a.unpack, add.b.unpack, add.pack, &lc)
+                    })?;
+                    self.scratch[0] = r.val;
+                    Meta::of(&r)
+                }
+            };
+        }
+        let mut mul_meta = Meta::INT;
+        if let Some(h) = &l.mul {
+            let [_, out, _] = &mut *self.scratch;
+            mul_meta = match h.eval {
+                Eval::Direct(f, kind) => {
+                    with_inputs(&self.rf, h, |a, b| f(a, b, out));
+                    Meta::direct(kind)
+                }
+                Eval::Generic => {
+                    let r = with_inputs(&self.rf, h, |a, b| {
+                        eval_mul(mul.op, a, b, mul.a.unpack, mul.b.unpack, mul.pack, None)
+                    })?;
+                    self.scratch[1] = r.val;
+                    Meta::of(&r)
+                }
+            };
+        }
+        let sig_reg = match l.sig {
+            SigLoad::None => None,
+            SigLoad::Unif(r) => {
+                self.scratch[2] = [self.read_uniform(&mut cx.mem)?; 16];
+                Some(r)
+            }
+            SigLoad::Tmu(r) => {
+                let e = self.fifo.pop_front().ok_or(FaultKind::LdtmuEmpty)?;
+                if e.ready > *cx.clock {
+                    let wait = e.ready - *cx.clock;
+                    *cx.clock = e.ready;
+                    cx.stats.tmu_wait_cycles += wait;
+                }
+                self.scratch[2] = e.data;
+                Some(r)
+            }
+        };
+        let mut rf_written = 0u64;
+        if let Some(h) = &l.add {
+            self.lowered_write(h.dst, 0, &add_meta, add_mask, cx, &mut rf_written)?;
+        }
+        if let Some(h) = &l.mul {
+            self.lowered_write(h.dst, 1, &mul_meta, mul_mask, cx, &mut rf_written)?;
+        }
+        if let Some(n) = sig_reg {
+            self.lowered_write(Waddr::Rf(n), 2, &Meta::INT, 0xffff, cx, &mut rf_written)?;
+        }
+        if let Some(h) = &l.add {
+            if h.flags {
+                let (z, n, c) = add_meta.flag_bits(&self.scratch[0]);
+                self.update_flags(add.flags.pf, add.flags.uf, z, n, c, add.op.name())?;
+            }
+        }
+        if let Some(h) = &l.mul {
+            if h.flags {
+                let (z, n, c) = mul_meta.flag_bits(&self.scratch[1]);
+                self.update_flags(mul.flags.pf, mul.flags.uf, z, n, c, mul.op.name())?;
+            }
+        }
+        if l.thrsw {
+            self.thrsw_signal()?;
+        }
+        Ok(())
+    }
+
+    /// Writes scratch lanes `k` to `dst`: straight into the register when it is an unpacked
+    /// result to a register not yet written, else through `write`.
+    #[inline(always)]
+    fn lowered_write(
+        &mut self,
+        dst: Waddr,
+        k: usize,
+        meta: &Meta,
+        mask: u16,
+        cx: &mut Ctx<'_, '_>,
+        rf_written: &mut u64,
+    ) -> Result<(), FaultKind> {
+        if let Waddr::Rf(n) = dst {
+            // Lowering checked n against the register file.
+            if meta.pack == crate::float::F32Pack::None && *rf_written >> n & 1 == 0 {
+                *rf_written |= 1 << n;
+                let val = &self.scratch[k];
+                let reg = &mut self.rf[n as usize & 63];
+                if mask == 0xffff {
+                    *reg = *val;
+                } else {
+                    for i in 0..16 {
+                        reg[i] = if mask >> i & 1 == 1 { val[i] } else { reg[i] };
+                    }
+                }
+                return Ok(());
+            }
+        }
+        let r = meta.result(self.scratch[k]);
+        self.write(dst, &r, mask, cx, rf_written)
+    }
+
     /// Executes an ALU instruction; returns whether it carried `thrsw`.
+    #[inline(never)]
     fn alu_instr(&mut self, ins: &AluInstr, cx: &mut Ctx<'_, '_>) -> Result<bool, FaultKind> {
         let sig = ins.sig;
         if sig.ldvary || sig.ldtlb || sig.ldtlbu {
@@ -716,7 +967,7 @@ impl Thread {
         // with the ALU results at the end of the instruction.
         let mut sig_val: Option<(Waddr, Lanes)> = None;
         if sig.ldunif || sig.ldunifrf {
-            let v = self.read_uniform(cx.mem)?;
+            let v = self.read_uniform(&mut cx.mem)?;
             let dst = if sig.ldunif {
                 Waddr::Rf(0)
             } else {
@@ -947,7 +1198,7 @@ impl Thread {
     }
 
     /// Writes an ALU or signal result to its destination.
-    #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn write(
         &mut self,
         dst: Waddr,
@@ -963,7 +1214,7 @@ impl Thread {
                 && *rf_written >> n & 1 == 0
             {
                 *rf_written |= 1 << n;
-                let reg = &mut self.rf[n as usize];
+                let reg = &mut self.rf[n as usize & 63];
                 if mask == 0xffff {
                     *reg = r.val;
                 } else {
@@ -988,15 +1239,9 @@ impl Thread {
         };
         match dst {
             Waddr::Rf(n) => {
-                self.rf_write(
-                    n,
-                    packed(&self.rf.get(n as usize).copied().unwrap_or([0; 16])),
-                    mask,
-                    cx,
-                    rf_written,
-                )?;
+                self.rf_write(n, packed(&self.rf[n as usize & 63]), mask, cx, rf_written)?;
                 if cx.trace.is_some() {
-                    cx.written.push((dst, self.rf[n as usize], mask));
+                    cx.written.push((dst, self.rf[n as usize & 63], mask));
                 }
             }
             Waddr::Magic(m) => {
@@ -1031,7 +1276,7 @@ impl Thread {
             )));
         }
         *rf_written |= 1 << n;
-        let r = &mut self.rf[n as usize];
+        let r = &mut self.rf[n as usize & 63];
         if mask == 0xffff {
             *r = v;
         } else {
@@ -1087,7 +1332,7 @@ impl Thread {
                     // tmuau takes its configuration from the uniform stream (Mesa
                     // v3d_qpu_magic_waddr_loads_unif; py-videocore7 test_tmu.py
                     // *_with_uniform_config).
-                    self.tmu_cfg = self.read_uniform(cx.mem)?;
+                    self.tmu_cfg = self.read_uniform(&mut cx.mem)?;
                 }
                 let cfg = (self.tmu_cfg & 0xff) as u8;
                 // One configuration byte per lookup, low byte first; 0xff is the default
@@ -1101,7 +1346,8 @@ impl Thread {
                     cfg,
                     data: &data,
                 };
-                let res = tmu::lookup(cx.mem, &req)?;
+                let mut words = [[0u32; 16]; 4];
+                let res = tmu::lookup(cx.mem.exclusive()?, &req, &mut words)?;
                 self.tmu_data = data;
                 self.tmu_data.clear();
                 cx.stats.tmu_requests += 1;
@@ -1132,7 +1378,7 @@ impl Thread {
                         });
                     }
                     let ready = start_clk + cx.timing.tmu_read_latency;
-                    for w in res.words.into_iter().take(res.nwords) {
+                    for &w in words.iter().take(res.nwords) {
                         self.fifo.push_back(FifoEntry { data: w, ready });
                     }
                 }
@@ -1193,6 +1439,94 @@ fn sig_addr(ins: &AluInstr) -> Result<Waddr, FaultKind> {
     })
 }
 
+/// What a lowered ALU's result carries besides its lanes (which are in the thread's scratch).
+#[derive(Clone, Copy)]
+struct Meta {
+    kind: FlagKind,
+    carry: Option<u16>,
+    cmp: Option<(u16, u16, u16)>,
+    pack: crate::float::F32Pack,
+}
+
+impl Meta {
+    const INT: Meta = Meta::direct(FlagKind::Int);
+
+    const fn direct(kind: FlagKind) -> Meta {
+        Meta {
+            kind,
+            carry: None,
+            cmp: None,
+            pack: crate::float::F32Pack::None,
+        }
+    }
+
+    fn of(r: &OpResult) -> Meta {
+        Meta {
+            kind: r.kind,
+            carry: r.carry,
+            cmp: r.cmp,
+            pack: r.pack,
+        }
+    }
+
+    fn result(&self, val: Lanes) -> OpResult {
+        OpResult {
+            val,
+            kind: self.kind,
+            carry: self.carry,
+            cmp: self.cmp,
+            pack: self.pack,
+        }
+    }
+
+    /// The Z, N and C masks of `val` with this result's flag rules (as `flag_bits`).
+    fn flag_bits(&self, val: &Lanes) -> (u16, u16, Option<u16>) {
+        if let Some((z, n, c)) = self.cmp {
+            return (z, n, Some(c));
+        }
+        let (z, n, _) = zn_bits(val, self.kind);
+        (z, n, self.carry)
+    }
+}
+
+/// Calls `f` with a lowered ALU's two inputs, read in place from the register file.
+#[inline(always)]
+fn with_inputs<R>(rf: &[Lanes; 64], h: &Half, f: impl FnOnce(&Lanes, &Lanes) -> R) -> R {
+    let (ia, ib);
+    let a = match h.a {
+        Operand::Reg(n) => &rf[n as usize & 63],
+        Operand::Imm(v) => {
+            ia = [v; 16];
+            &ia
+        }
+    };
+    let b = match h.b {
+        Operand::Reg(n) => &rf[n as usize & 63],
+        Operand::Imm(v) => {
+            ib = [v; 16];
+            &ib
+        }
+    };
+    f(a, b)
+}
+
+/// The Z and N masks of a value, with no carry.
+fn zn_bits(val: &Lanes, kind: FlagKind) -> (u16, u16, Option<u16>) {
+    let (mut z, mut n) = (0u16, 0u16);
+    for (i, &v) in val.iter().enumerate() {
+        let (is_z, is_n) = match kind {
+            FlagKind::Int => (v == 0, v >> 31 == 1),
+            FlagKind::Float => {
+                let f = fin(v);
+                (f == 0.0, f < 0.0)
+            }
+        };
+        z |= u16::from(is_z) << i;
+        n |= u16::from(is_n) << i;
+    }
+    (z, n, None)
+}
+
 /// The Z, N and C masks of a result.
 fn flag_bits(r: &OpResult) -> Result<(u16, u16, Option<u16>), FaultKind> {
     if let Some((z, n, c)) = r.cmp {
@@ -1216,71 +1550,4 @@ fn flag_bits(r: &OpResult) -> Result<(u16, u16, Option<u16>), FaultKind> {
         }
     }
     Ok((z, n, r.carry))
-}
-
-/// Whether an instruction can take `Thread::plain_alu`: an ALU instruction with no signals, no
-/// conditions or flag updates, register (or no) destinations, and ops whose evaluation has no
-/// side effects and reads no per-thread state beyond `tidx`.
-fn is_plain(i: &Instr) -> bool {
-    use qpu_asm::isa::{AddOp as A, MulOp as M};
-    let Instr::Alu(a) = i else { return false };
-    let no_flags = |f: &qpu_asm::AluFlags| f.cond.is_none() && f.pf.is_none() && f.uf.is_none();
-    let rf_or_none = |has: bool, w: Waddr| !has || matches!(w, Waddr::Rf(_));
-    a.sig.is_empty()
-        && no_flags(&a.add.flags)
-        && no_flags(&a.mul.flags)
-        && rf_or_none(a.add.op.has_dst(), a.add.dst)
-        && rf_or_none(a.mul.op.has_dst(), a.mul.dst)
-        && matches!(
-            a.add.op,
-            A::Nop
-                | A::Fadd
-                | A::Faddnf
-                | A::Fsub
-                | A::Fmin
-                | A::Fmax
-                | A::Vfpack
-                | A::Add
-                | A::Sub
-                | A::Min
-                | A::Max
-                | A::Umin
-                | A::Umax
-                | A::Shl
-                | A::Shr
-                | A::Asr
-                | A::Ror
-                | A::Vfmin
-                | A::Vfmax
-                | A::And
-                | A::Or
-                | A::Xor
-                | A::Vadd
-                | A::Vsub
-                | A::Not
-                | A::Neg
-                | A::Clz
-                | A::Tidx
-                | A::Eidx
-                | A::Fround
-                | A::Ftoin
-                | A::Ftrunc
-                | A::Ftoiz
-                | A::Ffloor
-                | A::Ftouz
-                | A::Fceil
-                | A::Fdx
-                | A::Fdy
-                | A::Itof
-                | A::Utof
-                | A::Fmov
-                | A::Mov
-                | A::Rotq
-                | A::Rot
-                | A::Shuffle
-        )
-        && matches!(
-            a.mul.op,
-            M::Nop | M::Add | M::Sub | M::Smul24 | M::Vfmul | M::Fmov | M::Mov | M::Fmul
-        )
 }

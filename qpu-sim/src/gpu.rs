@@ -2,9 +2,12 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
-use crate::exec::{Code, Ctx, Outcome, Thread};
+use crate::exec::{Code, Ctx, Outcome, Stop, Thread};
 use crate::fault::{Fault, FaultKind, Location};
+use crate::memory::Mem;
 use crate::memory::{MapError, Memory};
 use crate::timing::{QpuStats, Stats, ThreadStats, Timing};
 
@@ -47,6 +50,9 @@ pub struct GpuConfig {
     /// Instructions (over all threads) after which a dispatch is declared hung.
     pub max_steps: u64,
     pub timing: Timing,
+    /// Host threads a dispatch may use (1 runs everything on the calling thread). The result
+    /// is the same whatever the number: see `Gpu::dispatch`.
+    pub host_threads: usize,
 }
 
 impl Default for GpuConfig {
@@ -57,6 +63,7 @@ impl Default for GpuConfig {
             batch_count: BatchCount::default(),
             max_steps: 1 << 30,
             timing: Timing::default(),
+            host_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -207,6 +214,10 @@ impl Gpu {
     }
 
     /// Runs a compute dispatch to completion.
+    ///
+    /// With `GpuConfig::host_threads` above 1, QPUs run on several host threads between the
+    /// instructions that interact with other QPUs; the memory, the statistics and any fault
+    /// are exactly those of the single-threaded schedule (see `Gpu::pure_phase`).
     pub fn dispatch(
         &mut self,
         cfg: [u32; 7],
@@ -241,7 +252,9 @@ impl Gpu {
     ) -> Result<Stats, Fault> {
         let timing = self.config.timing;
         let nqpus = self.config.qpus();
-        let mut code = Code::load(&mut self.memory, csd.code).ok_or_else(|| {
+        // 64 registers per thread at 1 or 2 threads, 32 at 4 (Mesa vir_register_allocate.c).
+        let nregs = if threads == 4 { 32 } else { 64 };
+        let mut code = Code::load(&mut self.memory, csd.code, nregs).ok_or_else(|| {
             Fault::global(FaultKind::BadDispatch(format!(
                 "the shader address {:#010x} (cfg[5] & ~7) is outside every buffer object",
                 csd.code
@@ -255,8 +268,6 @@ impl Gpu {
             2 => vec![0, 2],
             _ => vec![0, 1, 2, 3],
         };
-        // 64 registers per thread at 1 or 2 threads, 32 at 4 (Mesa vir_register_allocate.c).
-        let nregs = if threads == 4 { 32 } else { 64 };
         let fifo_capacity = 16 / threads;
         let mut qpus: Vec<QpuState> = (0..nqpus)
             .map(|_| QpuState {
@@ -284,7 +295,6 @@ impl Gpu {
                 batch / csd.batches_per_sg,
                 slot,
                 (q << 2) | slot,
-                nregs,
                 entry,
                 csd.uniforms,
                 fifo_capacity,
@@ -310,13 +320,56 @@ impl Gpu {
         let mut bus_free: u64 = 0;
         let mut epoch_end: u64 = 0;
         let mut written = Vec::with_capacity(3);
+        // The parallel path needs every instruction to take time (so a window bounds the
+        // instructions it can run against the step limit) and no trace (whose line order is
+        // the serial one).
+        let parallel = self.config.host_threads > 1
+            && nqpus > 1
+            && trace.is_none()
+            && timing.clocks_per_instr > 0
+            && timing.quantum > 0;
+        let mut pending: Vec<PendingFault> = vec![None; nqpus as usize];
+        let mut spread = false;
         while live > 0 {
+            if parallel {
+                let horizon = epoch_end.saturating_add(PURE_WINDOW_QUANTA * timing.quantum);
+                let bound: u64 = qpus
+                    .iter()
+                    .map(|q| horizon.saturating_sub(q.clock) / timing.clocks_per_instr + 1)
+                    .sum();
+                if steps.saturating_add(bound) <= self.config.max_steps {
+                    let ran = pure_phase(
+                        &mut qpus,
+                        &mut pending,
+                        &PureEnv {
+                            code: &code,
+                            mem: &self.memory,
+                            timing: &timing,
+                            nregs,
+                            threads,
+                            horizon,
+                        },
+                        if spread { self.config.host_threads } else { 1 },
+                    );
+                    steps += ran;
+                    // Host threads pay off only when the QPUs run long between events; a
+                    // TMU-bound kernel stops at every lookup, so a phase goes to host threads
+                    // only after the one before it (run here) showed a long stretch.
+                    spread = ran >= SPREAD_MIN_INSTRS;
+                }
+            }
             epoch_end += timing.quantum;
             let mut progressed = false;
             // A QPU whose clock is already at or past this quantum's end (a TMU stall that
             // ended exactly on the boundary) with a thread that can run is no deadlock.
             let mut ahead = false;
             for q in 0..nqpus as usize {
+                // A fault found ahead of time by the parallel phase is raised where the serial
+                // schedule meets it: after every earlier QPU's share of its quantum.
+                if pending[q].as_ref().is_some_and(|(_, e)| epoch_end >= *e) {
+                    let (f, _) = pending[q].take().expect("checked above");
+                    return Err(f);
+                }
                 loop {
                     let qs = &mut qpus[q];
                     if qs.clock >= epoch_end {
@@ -367,8 +420,7 @@ impl Gpu {
                     progressed = true;
                     let slot = th.slot as usize;
                     let mut cx = Ctx {
-                        mem: &mut self.memory,
-                        code: &mut code,
+                        mem: Mem::Excl(&mut self.memory),
                         timing: &timing,
                         stats: &mut qs.stats,
                         clock: &mut qs.clock,
@@ -380,38 +432,32 @@ impl Gpu {
                         barrier: false,
                         written: &mut written,
                     };
-                    // Run this thread until it switches, ends, meets a barrier or the epoch ends.
-                    let mut pc;
-                    let outcome = loop {
-                        steps += 1;
-                        pc = cx.code.base.wrapping_add(th.pc as u32 * 8);
-                        if steps > self.config.max_steps {
+                    // Run this thread until it switches, ends, meets a barrier or the epoch ends,
+                    // within the step limit.
+                    let budget = self.config.max_steps.saturating_sub(steps);
+                    let (base, tslot, tbatch) = (code.base, th.slot, th.batch);
+                    let at = |pc: usize| {
+                        Some(Location {
+                            qpu: q as u32,
+                            thread: tslot,
+                            batch: tbatch,
+                            pc: base.wrapping_add(pc as u32 * 8),
+                        })
+                    };
+                    let (outcome, n, last) = match th.run(&mut code, &mut cx, epoch_end, budget) {
+                        Ok(r) => r,
+                        Err(Stop::Fault(kind, pc)) => return Err(Fault { kind, at: at(pc) }),
+                        Err(Stop::Budget(pc)) => {
+                            let limit = self.config.max_steps;
                             return Err(Fault {
-                                kind: FaultKind::StepLimit {
-                                    limit: self.config.max_steps,
-                                },
-                                at: Some(Location {
-                                    qpu: q as u32,
-                                    thread: th.slot,
-                                    batch: th.batch,
-                                    pc,
-                                }),
+                                kind: FaultKind::StepLimit { limit },
+                                at: at(pc),
                             });
                         }
-                        let outcome = th.step(&mut cx).map_err(|kind| Fault {
-                            kind,
-                            at: Some(Location {
-                                qpu: q as u32,
-                                thread: th.slot,
-                                batch: th.batch,
-                                pc,
-                            }),
-                        })?;
-                        cx.stats.threads[slot].instructions += 1;
-                        if outcome != Outcome::Continue || cx.barrier || *cx.clock >= epoch_end {
-                            break outcome;
-                        }
                     };
+                    steps += n;
+                    cx.stats.threads[slot].instructions += n;
+                    let pc = code.base.wrapping_add(last as u32 * 8);
                     let hit_barrier = cx.barrier;
                     let (sg, batch) = (th.supergroup, th.batch);
                     if hit_barrier {
@@ -482,10 +528,18 @@ impl Gpu {
                 // No QPU ran in this quantum. That is no deadlock if every QPU that still has
                 // threads is past the quantum's end (a long TMU stall moved its clock beyond
                 // it): skip ahead to the earliest of them.
+                // A fault the parallel phase found counts at the start of its quantum (the
+                // faulting instruction may have moved the clock further): skipping past that
+                // quantum would let later QPUs act before the fault, which serially they
+                // cannot.
                 let earliest = qpus
                     .iter()
-                    .filter(|q| q.slots.iter().any(|s| s.is_some()))
-                    .map(|q| q.clock)
+                    .zip(&pending)
+                    .filter(|(q, _)| q.slots.iter().any(|s| s.is_some()))
+                    .map(|(q, p)| match p {
+                        Some((_, e)) => q.clock.min(e.saturating_sub(timing.quantum)),
+                        None => q.clock,
+                    })
                     .min();
                 if let Some(t) = earliest.filter(|&t| t > epoch_end) {
                     epoch_end = t - t % timing.quantum.max(1);
@@ -529,4 +583,214 @@ impl Gpu {
         }
         Ok(stats)
     }
+}
+
+/// Quanta the parallel phase looks ahead: long enough that a register-bound QPU runs tens of
+/// thousands of instructions per phase, so handing work to another host thread (which may wait
+/// for a core on a loaded host) is rare, and short enough to bound the instructions a phase can
+/// run against the step limit.
+const PURE_WINDOW_QUANTA: u64 = 512;
+
+/// Instructions a parallel phase must have run for the next one to use host threads.
+const SPREAD_MIN_INSTRS: u64 = 8192;
+
+/// A fault the parallel phase met, and the end of the quantum the serial loop raises it in.
+type PendingFault = Option<(Fault, u64)>;
+
+/// What the QPUs of a parallel phase share, read-only.
+struct PureEnv<'a> {
+    code: &'a Code,
+    mem: &'a crate::memory::Memory,
+    timing: &'a Timing,
+    nregs: u32,
+    threads: u32,
+    horizon: u64,
+}
+
+/// The parallel phase: each QPU runs on its own, up to `env.horizon`, every instruction that
+/// neither reads nor changes state another QPU can see within a quantum, and stops before the
+/// first one that might (a TMU lookup, which uses memory and the shared bus; a barrier; a
+/// thread end, which takes the next batch; an instruction not decoded yet; a thread stopped
+/// at a barrier, which another QPU may release).
+///
+/// Why the result equals the serial schedule: the serial scheduler runs quantum after quantum,
+/// QPU 0 to N−1 in each, and a QPU's instructions in a quantum depend only on its own state
+/// and on what earlier QPUs did before it. The instructions run here depend on nothing another
+/// QPU does (they read registers, the QPU's own FIFO and clock, and the uniform streams, which
+/// see memory as it was when the dispatch started) and change nothing another QPU reads, so
+/// running them early, in any order and on any host thread, gives each QPU the same state the
+/// serial schedule would, and the serial loop then takes every interacting instruction in its
+/// serial order (a QPU already past a quantum's end is skipped there, as serially). A fault met
+/// here is kept with its quantum and raised by the serial loop at that quantum, after the QPUs
+/// before it. The window is skipped when it could cross the step limit. Returns the
+/// instructions run.
+fn pure_phase(
+    qpus: &mut [QpuState],
+    pending: &mut [PendingFault],
+    env: &PureEnv<'_>,
+    host_threads: usize,
+) -> u64 {
+    let workers = host_threads.min(qpus.len()).max(1);
+    if workers == 1 {
+        let mut n = 0;
+        for (i, (q, p)) in qpus.iter_mut().zip(pending.iter_mut()).enumerate() {
+            if p.is_none() {
+                n += run_pure(q, i as u32, env, p);
+            }
+        }
+        return n;
+    }
+    // QPUs are handed out one at a time to whichever host thread is free, so a thread that
+    // waits for a core on a loaded host holds up at most the QPU it has, and QPUs with more
+    // work than others balance out. Each QPU is run by exactly one thread, on its own state.
+    let cells: Vec<Mutex<(&mut QpuState, &mut PendingFault)>> = qpus
+        .iter_mut()
+        .zip(pending.iter_mut())
+        .map(Mutex::new)
+        .collect();
+    let next = AtomicUsize::new(0);
+    let work = || -> u64 {
+        let mut n = 0;
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(cell) = cells.get(i) else {
+                return n;
+            };
+            let mut g = cell.lock().unwrap_or_else(PoisonError::into_inner);
+            let (q, p) = &mut *g;
+            if p.is_none() {
+                n += run_pure(q, i as u32, env, p);
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (1..workers).map(|_| s.spawn(work)).collect();
+        let mut n = work();
+        for h in handles {
+            // A panic in a worker is a bug; re-raise it on this thread rather than lose it.
+            n += h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        }
+        n
+    })
+}
+
+/// One QPU's share of the parallel phase (see [`pure_phase`]): the serial scheduler's visits
+/// to this QPU, quantum by quantum, up to the horizon, stopping before anything that
+/// interacts. Returns the instructions run; a fault goes to `pending` with the end of its
+/// quantum.
+fn run_pure(qs: &mut QpuState, q: u32, env: &PureEnv<'_>, pending: &mut PendingFault) -> u64 {
+    let quantum = env.timing.quantum;
+    let mut n = 0u64;
+    // A barrier release by another QPU would change which thread runs here.
+    if qs.slots.iter().flatten().any(|t| t.barrier_wait) {
+        return 0;
+    }
+    let mut bus_unused = 0u64;
+    let mut written = Vec::new();
+    'visits: while qs.clock < env.horizon {
+        let epoch_end = (qs.clock / quantum + 1) * quantum;
+        loop {
+            if qs.clock >= epoch_end {
+                break;
+            }
+            if qs.current.is_some_and(|c| qs.slots[c].is_none()) {
+                qs.current = None;
+            }
+            if qs.current.is_none() {
+                let len = qs.slots.len();
+                let pick = (0..len)
+                    .map(|k| (qs.next_rr + k) % len)
+                    .find(|&s| qs.slots[s].as_ref().is_some_and(|t| t.runnable()));
+                match pick {
+                    Some(s) => qs.current = Some(s),
+                    // Idling depends on when other QPUs release or end things.
+                    None => break 'visits,
+                }
+            }
+            let cur = qs.current.expect("picked above");
+            let QpuState {
+                slots,
+                clock,
+                stats,
+                ..
+            } = qs;
+            let Some(th) = slots[cur].as_mut() else {
+                break 'visits;
+            };
+            if !th.runnable() {
+                break 'visits;
+            }
+            if th.resume_at > *clock {
+                let until = th.resume_at.min(epoch_end);
+                stats.idle_cycles += until - *clock;
+                *clock = until;
+                continue;
+            }
+            let slot = th.slot as usize;
+            let mut cx = Ctx {
+                mem: Mem::Shared(env.mem),
+                timing: env.timing,
+                stats,
+                clock,
+                bus_free: &mut bus_unused,
+                nregs: env.nregs,
+                threads_per_qpu: env.threads,
+                qpu: q,
+                trace: None,
+                barrier: false,
+                written: &mut written,
+            };
+            let outcome = loop {
+                let Some(ins) = env.code.slot(th.pc) else {
+                    break 'visits;
+                };
+                if ins.event || th.ending() {
+                    break 'visits;
+                }
+                let pc = env.code.base.wrapping_add(th.pc as u32 * 8);
+                let start = *cx.clock;
+                n += 1;
+                match th.exec(ins, env.code, &mut cx) {
+                    Ok(o) => {
+                        cx.stats.threads[slot].instructions += 1;
+                        if o != Outcome::Continue || cx.barrier || *cx.clock >= epoch_end {
+                            break o;
+                        }
+                    }
+                    Err(kind) => {
+                        let at = Location {
+                            qpu: q,
+                            thread: th.slot,
+                            batch: th.batch,
+                            pc,
+                        };
+                        *pending = Some((
+                            Fault { kind, at: Some(at) },
+                            (start / quantum + 1) * quantum,
+                        ));
+                        break 'visits;
+                    }
+                }
+            };
+            match outcome {
+                Outcome::Continue => {}
+                Outcome::Switch => {
+                    qs.stats.threads[slot].thread_switches += 1;
+                    qs.next_rr = (cur + 1) % qs.slots.len();
+                    qs.current = None;
+                }
+                Outcome::End => {
+                    // `ending()` stops the phase before the instruction that ends a thread.
+                    *pending = Some((
+                        Fault::global(FaultKind::Unsupported(
+                            "internal error: a thread ended in the parallel phase; please report this emulator bug".into(),
+                        )),
+                        0,
+                    ));
+                    break 'visits;
+                }
+            }
+        }
+    }
+    n
 }

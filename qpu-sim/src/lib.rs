@@ -16,6 +16,7 @@ pub mod fault;
 pub mod float;
 pub mod gpu;
 pub mod job;
+mod lower;
 pub mod memory;
 pub mod timing;
 mod tmu;

@@ -6,6 +6,8 @@
 
 use thiserror::Error;
 
+use crate::fault::FaultKind;
+
 /// Why a buffer cannot be mapped.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum MapError {
@@ -43,8 +45,9 @@ impl Bo {
 #[derive(Clone, Debug, Default)]
 pub struct Memory {
     bos: Vec<Bo>,
-    /// The buffer the last access hit: accesses are very local, so this saves the search.
-    last: usize,
+    /// The buffers the last accesses hit, most recent first: a kernel streams through a few
+    /// buffers at a time (inputs, outputs, uniforms), so this saves the search.
+    recent: [usize; 4],
 }
 
 impl Memory {
@@ -75,14 +78,14 @@ impl Memory {
                 unif_view: None,
             },
         );
-        self.last = 0;
+        self.recent = [0; 4];
         Ok(())
     }
 
     /// Unmaps the buffer that starts at `addr`, returning its contents.
     pub fn unmap(&mut self, addr: u32) -> Option<Vec<u8>> {
         let i = self.bos.iter().position(|b| b.addr == addr)?;
-        self.last = 0;
+        self.recent = [0; 4];
         Some(self.bos.remove(i).data)
     }
 
@@ -107,13 +110,31 @@ impl Memory {
         self.bos.iter().map(|b| (b.addr, b.data.len()))
     }
 
-    /// Finds the buffer holding `[addr, addr + len)` and the offset of `addr` in it.
+    /// Finds the buffer holding `[addr, addr + len)` and the offset of `addr` in it, and
+    /// remembers it for the next access.
     #[inline]
     pub(crate) fn locate(&mut self, addr: u32, len: u32) -> Option<(usize, usize)> {
+        let r = self.find(addr, len);
+        if let Some((i, _)) = r {
+            if self.recent[0] != i {
+                // Move to the front, keeping the order of the others.
+                let k = self.recent.iter().position(|&j| j == i).unwrap_or(3);
+                self.recent.copy_within(0..k, 1);
+                self.recent[0] = i;
+            }
+        }
+        r
+    }
+
+    /// [`Memory::locate`] without remembering the buffer, for readers that share the map.
+    #[inline]
+    fn find(&self, addr: u32, len: u32) -> Option<(usize, usize)> {
         let end = u64::from(addr) + u64::from(len);
-        if let Some(b) = self.bos.get(self.last) {
-            if addr >= b.addr && end <= b.end() {
-                return Some((self.last, (addr - b.addr) as usize));
+        for &i in &self.recent {
+            if let Some(b) = self.bos.get(i) {
+                if addr >= b.addr && end <= b.end() {
+                    return Some((i, (addr - b.addr) as usize));
+                }
             }
         }
         let i = self.bos.partition_point(|b| b.addr <= addr);
@@ -122,7 +143,6 @@ impl Memory {
         }
         let b = &self.bos[i - 1];
         if end <= b.end() {
-            self.last = i - 1;
             Some((i - 1, (addr - b.addr) as usize))
         } else {
             None
@@ -178,6 +198,15 @@ impl Memory {
         Some(le(&d[off..off + 4]))
     }
 
+    /// [`Memory::read_uniform`] through a shared reference.
+    #[inline]
+    pub(crate) fn read_uniform_shared(&self, addr: u32) -> Option<u32> {
+        let (i, off) = self.find(addr, 4)?;
+        let b = &self.bos[i];
+        let d = b.unif_view.as_deref().unwrap_or(&b.data);
+        Some(le(&d[off..off + 4]))
+    }
+
     /// Reads a 64-bit instruction word (code is fetched once per dispatch).
     pub(crate) fn read_u64(&mut self, addr: u32) -> Option<u64> {
         let (i, off) = self.locate(addr, 8)?;
@@ -203,6 +232,37 @@ impl Memory {
     pub(crate) fn end_dispatch(&mut self) {
         for b in &mut self.bos {
             b.unif_view = None;
+        }
+    }
+}
+
+/// How an instruction reaches memory: exclusively (the serial scheduler), or shared by the
+/// host threads that run QPUs in parallel between memory events (`gpu.rs`), which only read
+/// the uniform streams.
+pub(crate) enum Mem<'a> {
+    Excl(&'a mut Memory),
+    Shared(&'a Memory),
+}
+
+impl Mem<'_> {
+    #[inline]
+    pub(crate) fn read_uniform(&mut self, addr: u32) -> Option<u32> {
+        match self {
+            Mem::Excl(m) => m.read_uniform(addr),
+            Mem::Shared(m) => m.read_uniform_shared(addr),
+        }
+    }
+
+    /// The memory for a TMU access or an instruction fetch. The parallel scheduler stops a
+    /// QPU before any instruction that needs it, so the shared case is a bug in that
+    /// scheduler; it is reported as a fault rather than a panic.
+    #[inline]
+    pub(crate) fn exclusive(&mut self) -> Result<&mut Memory, FaultKind> {
+        match self {
+            Mem::Excl(m) => Ok(m),
+            Mem::Shared(_) => Err(FaultKind::Unsupported(
+                "internal error: a TMU access or instruction fetch on a parallel host thread; please report this emulator bug".into(),
+            )),
         }
     }
 }

@@ -22,8 +22,7 @@ pub(crate) struct TmuRequest<'a> {
 
 pub(crate) struct TmuResult {
     /// Words returned to the output FIFO, one entry per word of the access: the first
-    /// `nwords` of `words`.
-    pub words: [Lanes; 4],
+    /// `nwords` of the caller's buffer.
     pub nwords: usize,
     /// Bytes moved, for the bandwidth model.
     pub bytes: u32,
@@ -88,7 +87,11 @@ fn check(
     Ok(())
 }
 
-pub(crate) fn lookup(mem: &mut Memory, req: &TmuRequest<'_>) -> Result<TmuResult, FaultKind> {
+pub(crate) fn lookup(
+    mem: &mut Memory,
+    req: &TmuRequest<'_>,
+    words: &mut [Lanes; 4],
+) -> Result<TmuResult, FaultKind> {
     let cfg = req.cfg;
     if cfg & 0x80 == 0 {
         return Err(FaultKind::Unsupported(format!(
@@ -113,7 +116,7 @@ pub(crate) fn lookup(mem: &mut Memory, req: &TmuRequest<'_>) -> Result<TmuResult
         let n = ty.words();
         let size = ty.bytes();
         if size == 4 && req.mask != 0 {
-            if let Some(r) = plain_words(mem, req, n, nactive) {
+            if let Some(r) = plain_words(mem, req, n, nactive, words) {
                 return Ok(r);
             }
         }
@@ -135,13 +138,15 @@ pub(crate) fn lookup(mem: &mut Memory, req: &TmuRequest<'_>) -> Result<TmuResult
                 }
             }
             return Ok(TmuResult {
-                words: [[0; 16]; 4],
                 nwords: 0,
                 bytes: nactive * n * size,
                 is_write: true,
             });
         }
-        let mut words = [[0u32; 16]; 4];
+        // Lanes the condition leaves out read 0.
+        for w in words.iter_mut().take(n as usize) {
+            *w = [0; 16];
+        }
         for lane in active {
             let base = req.addr[lane as usize];
             for k in 0..n {
@@ -157,7 +162,6 @@ pub(crate) fn lookup(mem: &mut Memory, req: &TmuRequest<'_>) -> Result<TmuResult
             }
         }
         return Ok(TmuResult {
-            words,
             nwords: n as usize,
             bytes: nactive * n * size,
             is_write: false,
@@ -169,14 +173,13 @@ pub(crate) fn lookup(mem: &mut Memory, req: &TmuRequest<'_>) -> Result<TmuResult
             // issues one per loop and never pops it). It may point past the data, so bounds
             // are not checked.
             0 => Ok(TmuResult {
-                words: [[0; 16]; 4],
                 nwords: 0,
                 bytes: 0,
                 is_write: false,
             }),
             // Mesa replaces an atomic add of +1/-1 by these ops and loads no data
             // (nir_to_vir.c, atomic_add_replaced); they return the old value.
-            8 | 9 => atomic(mem, req, ty, |old, _, _| {
+            8 | 9 => atomic(mem, req, words, ty, |old, _, _| {
                 if op == 8 {
                     old.wrapping_add(1)
                 } else {
@@ -199,17 +202,27 @@ pub(crate) fn lookup(mem: &mut Memory, req: &TmuRequest<'_>) -> Result<TmuResult
     // through ldtmu). CMPXCHG takes the compare value first and the new value second
     // (Mesa emit_tmu_general_atomic_writes; py-videocore7 writes tmudref then tmuoff).
     match op {
-        0 => atomic(mem, req, ty, |o, d, _| o.wrapping_add(d)),
-        1 => atomic(mem, req, ty, |o, d, _| o.wrapping_sub(d)),
-        2 => atomic(mem, req, ty, |_, d, _| d),
-        3 => atomic(mem, req, ty, |o, cmp, new| if o == cmp { new } else { o }),
-        4 => atomic(mem, req, ty, |o, d, _| o.min(d)),
-        5 => atomic(mem, req, ty, |o, d, _| o.max(d)),
-        6 => atomic(mem, req, ty, |o, d, _| (o as i32).min(d as i32) as u32),
-        7 => atomic(mem, req, ty, |o, d, _| (o as i32).max(d as i32) as u32),
-        8 => atomic(mem, req, ty, |o, d, _| o & d),
-        9 => atomic(mem, req, ty, |o, d, _| o | d),
-        10 => atomic(mem, req, ty, |o, d, _| o ^ d),
+        0 => atomic(mem, req, words, ty, |o, d, _| o.wrapping_add(d)),
+        1 => atomic(mem, req, words, ty, |o, d, _| o.wrapping_sub(d)),
+        2 => atomic(mem, req, words, ty, |_, d, _| d),
+        3 => atomic(
+            mem,
+            req,
+            words,
+            ty,
+            |o, cmp, new| if o == cmp { new } else { o },
+        ),
+        4 => atomic(mem, req, words, ty, |o, d, _| o.min(d)),
+        5 => atomic(mem, req, words, ty, |o, d, _| o.max(d)),
+        6 => atomic(mem, req, words, ty, |o, d, _| {
+            (o as i32).min(d as i32) as u32
+        }),
+        7 => atomic(mem, req, words, ty, |o, d, _| {
+            (o as i32).max(d as i32) as u32
+        }),
+        8 => atomic(mem, req, words, ty, |o, d, _| o & d),
+        9 => atomic(mem, req, words, ty, |o, d, _| o | d),
+        10 => atomic(mem, req, words, ty, |o, d, _| o ^ d),
         _ => Err(FaultKind::SemanticsUnknown(format!(
             "TMU op {op} with data (config byte {cfg:#04x})"
         ))),
@@ -220,6 +233,7 @@ pub(crate) fn lookup(mem: &mut Memory, req: &TmuRequest<'_>) -> Result<TmuResult
 fn atomic(
     mem: &mut Memory,
     req: &TmuRequest<'_>,
+    words: &mut [Lanes; 4],
     ty: Ty,
     f: impl Fn(u32, u32, u32) -> u32,
 ) -> Result<TmuResult, FaultKind> {
@@ -242,8 +256,8 @@ fn atomic(
         mem.write(a, 4, f(o, d0, d1));
         old[l] = o;
     }
+    words[0] = old;
     Ok(TmuResult {
-        words: [old, [0; 16], [0; 16], [0; 16]],
         nwords: 1,
         bytes: 8 * req.mask.count_ones(),
         is_write: true,
@@ -253,52 +267,89 @@ fn atomic(
 /// The common 32-bit access whose lanes are all aligned and inside one buffer: one buffer
 /// lookup for the whole request. `None` sends the request down the lane-by-lane path, which
 /// also reports faults.
-fn plain_words(mem: &mut Memory, req: &TmuRequest<'_>, n: u32, nactive: u32) -> Option<TmuResult> {
-    let (mut lo, mut hi) = (u32::MAX, 0u32);
-    for lane in 0..16 {
-        if req.mask >> lane & 1 == 1 {
-            let a = req.addr[lane];
-            if a % 4 != 0 {
-                return None;
-            }
+fn plain_words(
+    mem: &mut Memory,
+    req: &TmuRequest<'_>,
+    n: u32,
+    nactive: u32,
+    words: &mut [Lanes; 4],
+) -> Option<TmuResult> {
+    // Straight-line over the 16 lanes: the span of the active addresses and whether any is
+    // misaligned.
+    let (mut lo, mut hi, mut low_bits) = (u32::MAX, 0u32, 0u32);
+    if req.mask == 0xffff {
+        for &a in &req.addr {
             lo = lo.min(a);
             hi = hi.max(a);
+            low_bits |= a;
+        }
+        low_bits &= 3;
+    } else {
+        for lane in 0..16 {
+            let on = req.mask >> lane & 1 == 1;
+            let a = req.addr[lane];
+            lo = if on { lo.min(a) } else { lo };
+            hi = if on { hi.max(a) } else { hi };
+            low_bits |= if on { a & 3 } else { 0 };
         }
     }
+    if low_bits != 0 {
+        return None;
+    }
     let span = u64::from(hi - lo) + 4 * u64::from(n);
-    let (bo, base) = mem.locate(lo, u32::try_from(span).ok()?)?;
+    let span32 = u32::try_from(span).ok()?;
+    let (bo, base) = mem.locate(lo, span32)?;
     let is_write = !req.data.is_empty();
     if is_write && req.data.len() != n as usize {
         return None;
     }
-    let mut words = [[0u32; 16]; 4];
+    let end = base + span as usize;
+    let n = n as usize;
     if is_write {
-        let d = mem.data_mut(bo);
+        let d = &mut mem.data_mut(bo)[base..end];
         for lane in 0..16 {
             if req.mask >> lane & 1 == 1 {
-                let off = base + (req.addr[lane] - lo) as usize;
-                for k in 0..n as usize {
+                let off = (req.addr[lane] - lo) as usize;
+                if n == 1 {
+                    d[off..off + 4].copy_from_slice(&req.data[0][lane].to_le_bytes());
+                    continue;
+                }
+                for (k, data) in req.data.iter().enumerate().take(n) {
                     let o = off + 4 * k;
-                    d[o..o + 4].copy_from_slice(&req.data[k][lane].to_le_bytes());
+                    d[o..o + 4].copy_from_slice(&data[lane].to_le_bytes());
                 }
             }
         }
     } else {
-        let d = mem.data(bo);
-        for lane in 0..16 {
-            if req.mask >> lane & 1 == 1 {
-                let off = base + (req.addr[lane] - lo) as usize;
-                for (k, w) in words.iter_mut().enumerate().take(n as usize) {
-                    let o = off + 4 * k;
-                    w[lane] = u32::from_le_bytes([d[o], d[o + 1], d[o + 2], d[o + 3]]);
+        let d = &mem.data(bo)[base..end];
+        let word =
+            |o: usize| -> Option<u32> { Some(u32::from_le_bytes(d[o..o + 4].try_into().ok()?)) };
+        if n == 1 {
+            // The common single-word read, lanes the condition leaves out reading 0.
+            for (lane, (w, &a)) in words[0].iter_mut().zip(&req.addr).enumerate() {
+                *w = if req.mask >> lane & 1 == 1 {
+                    word((a - lo) as usize)?
+                } else {
+                    0
+                };
+            }
+        } else {
+            for w in words.iter_mut().take(n) {
+                *w = [0; 16];
+            }
+            for lane in 0..16 {
+                if req.mask >> lane & 1 == 1 {
+                    let off = (req.addr[lane] - lo) as usize;
+                    for (k, w) in words.iter_mut().enumerate().take(n) {
+                        w[lane] = word(off + 4 * k)?;
+                    }
                 }
             }
         }
     }
     Some(TmuResult {
-        words,
-        nwords: if is_write { 0 } else { n as usize },
-        bytes: nactive * n * 4,
+        nwords: if is_write { 0 } else { n },
+        bytes: nactive * n as u32 * 4,
         is_write,
     })
 }

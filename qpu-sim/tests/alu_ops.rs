@@ -579,3 +579,26 @@ fn ops_without_public_semantics_fault() {
         );
     }
 }
+
+#[test]
+fn shifts_by_a_small_immediate_match_shifts_by_a_register() {
+    // A small-immediate count is the same in every lane, and the emulator then shifts all
+    // lanes by one count; it must give what the per-lane rule (`b % 32`) gives, for every
+    // integer small immediate (-16..=15; the negative ones are counts 16..=31).
+    let a: [u32; 16] =
+        std::array::from_fn(|i| 0x8765_4321u32.rotate_left(5 * i as u32) ^ (i as u32));
+    type Shift = fn(u32, u32) -> u32;
+    let ops: [(&str, Shift); 3] = [
+        ("shl", |x, c| x << (c % 32)),
+        ("shr", |x, c| x >> (c % 32)),
+        ("asr", |x, c| ((x as i32) >> (c % 32)) as u32),
+    ];
+    for imm in -16i32..=15 {
+        for (op, f) in ops {
+            let got = eval(&format!("{op} rf12, rf10, {imm}"), &a, &[0; 16], &[0; 16]);
+            for i in 0..16 {
+                assert_eq!(got[i], f(a[i], imm as u32), "{op} by {imm}, lane {i}");
+            }
+        }
+    }
+}

@@ -52,6 +52,9 @@ pub struct SimConfig {
     pub max_steps: u64,
     /// Bytes of buffer objects the device may hold at once. Default 1 GiB.
     pub memory_limit: u64,
+    /// Host threads the emulator may use for one job. Default: the host's available
+    /// parallelism. Results (memory and statistics) do not depend on it.
+    pub host_threads: usize,
 }
 
 impl Default for SimConfig {
@@ -62,6 +65,7 @@ impl Default for SimConfig {
             qpus_per_slice: 4,
             max_steps: 1 << 30,
             memory_limit: 1 << 30,
+            host_threads: qpu_sim::GpuConfig::default().host_threads,
         }
     }
 }
@@ -319,6 +323,7 @@ impl SimDevice {
                     qpus_per_slice: self.config.qpus_per_slice.into(),
                     batch_count: BatchCount::for_revision(self.config.rev.into()),
                     max_steps: self.config.max_steps,
+                    host_threads: self.config.host_threads.max(1),
                     ..GpuConfig::default()
                 };
                 let registry = Arc::clone(&self.registry);

@@ -80,21 +80,48 @@ impl Setup {
     }
 
     pub fn run(&mut self, cfg: [u32; 7]) -> Result<Stats, Fault> {
-        self.gpu.dispatch(cfg, DispatchOptions::default())
+        self.dispatch_both(cfg, None)
     }
 
     pub fn run_threads(&mut self, cfg: [u32; 7], threads: u32) -> Result<Stats, Fault> {
-        self.gpu.dispatch(
-            cfg,
-            DispatchOptions {
-                trace: None,
-                threads_per_qpu: Some(threads),
-            },
-        )
+        self.dispatch_both(cfg, Some(threads))
+    }
+
+    /// Runs the dispatch on one host thread and, on a copy of the buffers, on two. Both must
+    /// give the same statistics or fault and the same memory (scheduling is deterministic
+    /// whatever the host thread count); the one-thread result is kept.
+    fn dispatch_both(&mut self, cfg: [u32; 7], threads: Option<u32>) -> Result<Stats, Fault> {
+        let mut two = Gpu::new(GpuConfig {
+            host_threads: 2,
+            ..self.gpu.config.clone()
+        });
+        two.memory = self.gpu.memory.clone();
+        self.gpu.config.host_threads = 1;
+        let opts = || DispatchOptions {
+            trace: None,
+            threads_per_qpu: threads,
+        };
+        let r1 = self.gpu.dispatch(cfg, opts());
+        let r2 = two.dispatch(cfg, opts());
+        assert_eq!(r1, r2, "1 and 2 host threads give different results");
+        same_memory(&self.gpu, &two);
+        r1
     }
 
     pub fn words(&self, i: usize) -> Vec<u32> {
         bytes_to_words(self.gpu.bo(buf(i)).unwrap())
+    }
+}
+
+/// Asserts that two GPUs hold the same buffers with the same contents.
+pub fn same_memory(a: &Gpu, b: &Gpu) {
+    let bufs: Vec<(u32, usize)> = a.memory.buffers().collect();
+    assert_eq!(bufs, b.memory.buffers().collect::<Vec<_>>());
+    for (addr, _) in bufs {
+        assert!(
+            a.bo(addr) == b.bo(addr),
+            "buffer {addr:#010x} differs between 1 and 2 host threads"
+        );
     }
 }
 

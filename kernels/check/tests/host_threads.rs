@@ -1,0 +1,40 @@
+//! The emulator gives every kernel the same result whatever the number of host threads it
+//! runs on: a whole 1080p frame's worth of blocks, in random order, leaves the same plane and
+//! coefficients and costs the same modelled instructions and cycles on 1 and 2 threads.
+
+use golden::rng::Rng;
+use kernels_check::{Batch, KERNELS, Layout};
+use runtime::{Device, SimConfig};
+
+#[test]
+fn every_kernel_runs_the_same_on_1_and_2_host_threads() {
+    let seed = 0x5eed_0002;
+    eprintln!("seed {seed}");
+    for which in KERNELS {
+        let mut rng = Rng::new(seed);
+        let layout = Layout::full_frame(which, 1920, 1080, &mut rng);
+        let batch = Batch::new(which, layout, seed);
+        let run = |host_threads| {
+            let device = Device::open_sim(SimConfig {
+                host_threads,
+                ..SimConfig::default()
+            })
+            .expect("open the emulator");
+            batch.run(&device).expect("the kernel runs")
+        };
+        let (plane1, coefs1, st1) = run(1);
+        let (plane2, coefs2, st2) = run(2);
+        let name = which.name();
+        assert!(plane1 == plane2, "{name}: the planes differ");
+        assert!(coefs1 == coefs2, "{name}: the coefficients differ");
+        assert_eq!(
+            (st1.blocks, st1.threads, st1.instructions, st1.cycles),
+            (st2.blocks, st2.threads, st2.instructions, st2.cycles),
+            "{name}: the statistics differ"
+        );
+        assert!(
+            st1.instructions > 0 && st1.cycles > 0,
+            "{name}: ran on the emulator"
+        );
+    }
+}

@@ -1,0 +1,339 @@
+//! The lowered form of an ALU instruction: `qpu_asm`'s decoded `Instr`, resolved once per
+//! dispatch into what the per-step loop needs (operand sources as register indices or
+//! immediate values, the op as a direct lane function, the destination as a register index,
+//! the registers the instruction reads) so that the common instruction costs no re-inspection
+//! of the generic `Instr`.
+//!
+//! Lowering is an optimisation only. An instruction lowers when every check the generic path
+//! (`Thread::alu_instr`) would make of it statically is known to pass for this dispatch's
+//! register-file size; anything else (signals other than the uniform and TMU loads and thrsw,
+//! SFU ops, MULTOP/UMUL24, `tmuwt`, `barrierid`, nops with flag updates, registers past the
+//! file, small-immediate indices without a value) stays on the generic path, which reports
+//! its faults. Checks that depend on thread state (thread-end rules, tracing) are made per
+//! step and send the instruction to the generic path too.
+
+use qpu_asm::isa::{AddOp, Cond, Magic, MulOp, Pf, Uf, Waddr, small_imm_value};
+use qpu_asm::{AluFlags, AluInstr, Input, Src};
+
+use crate::alu::{FlagKind, LaneFn, add_lane_fn, mul_lane_fn};
+
+/// Where an input comes from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Operand {
+    Reg(u8),
+    /// A small immediate, or 0 for an input the op does not read.
+    Imm(u32),
+}
+
+/// How one ALU computes its result.
+#[derive(Clone, Copy)]
+pub(crate) enum Eval {
+    /// A direct lane function, and how its flags are read.
+    Direct(LaneFn, FlagKind),
+    /// `alu::eval_add`/`eval_mul` with the instruction's op, unpacks and pack (ops that read
+    /// per-thread state, unpacks, packs, and ops whose carry a flag update needs).
+    Generic,
+}
+
+/// One lowered ALU (add or mul).
+#[derive(Clone, Copy)]
+pub(crate) struct Half {
+    pub eval: Eval,
+    pub a: Operand,
+    pub b: Operand,
+    pub dst: Waddr,
+    pub cond: Option<Cond>,
+    /// A flag push or update.
+    pub flags: bool,
+}
+
+/// The signal part the lowered form handles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SigLoad {
+    None,
+    /// `ldunif`/`ldunifrf`: the next uniform into this register.
+    Unif(u8),
+    /// `ldtmu`: the next TMU FIFO entry into this register.
+    Tmu(u8),
+}
+
+/// A lowered ALU instruction.
+#[derive(Clone, Copy)]
+pub(crate) struct Lowered {
+    /// `None` for an idle ALU (a nop without flag updates).
+    pub add: Option<Half>,
+    pub mul: Option<Half>,
+    /// Registers the ALU inputs read, one bit each (for the SFU-result stall).
+    pub reads: u64,
+    pub sig: SigLoad,
+    pub thrsw: bool,
+    /// The common shape `Thread::simple_alu` runs: every present ALU a direct lane function
+    /// without condition or flag update writing a register or a magic address that writes
+    /// no register (the TMU, `unifa`), and every register written (by the ALUs or the signal
+    /// load) written once.
+    pub simple: bool,
+}
+
+/// Add ops the lowered form may evaluate: those without side effects, not SFU ops, not
+/// `barrierid`/`tmuwt` (which have timing or barrier effects), that read no state but their
+/// inputs and the lane context (`tidx`, flags, link).
+fn add_op_lowers(op: AddOp) -> bool {
+    use AddOp::*;
+    matches!(
+        op,
+        Fadd | Faddnf
+            | Fsub
+            | Fmin
+            | Fmax
+            | Fcmp
+            | Vfpack
+            | Add
+            | Sub
+            | Min
+            | Max
+            | Umin
+            | Umax
+            | Shl
+            | Shr
+            | Asr
+            | Ror
+            | Vfmin
+            | Vfmax
+            | And
+            | Or
+            | Xor
+            | Vadd
+            | Vsub
+            | Not
+            | Neg
+            | Clz
+            | Tidx
+            | Eidx
+            | Lr
+            | Vfla
+            | Vflna
+            | Vflb
+            | Vflnb
+            | Flafirst
+            | Flnafirst
+            | Ballot
+            | Bcastf
+            | Alleq
+            | Allfeq
+            | Fround
+            | Ftoin
+            | Ftrunc
+            | Ftoiz
+            | Ffloor
+            | Ftouz
+            | Fceil
+            | Fdx
+            | Fdy
+            | Itof
+            | Utof
+            | Fmov
+            | Mov
+            | Rotq
+            | Rot
+            | Shuffle
+    )
+}
+
+/// Mul ops the lowered form may evaluate (UMUL24 reads MULTOP's state; MULTOP sets it).
+fn mul_op_lowers(op: MulOp) -> bool {
+    use MulOp::*;
+    matches!(op, Add | Sub | Smul24 | Vfmul | Fmul | Fmov | Mov)
+}
+
+fn operand(i: &Input, used: bool, nregs: u32) -> Option<Operand> {
+    if !used {
+        return Some(Operand::Imm(0));
+    }
+    match i.src {
+        Src::Rf(n) if u32::from(n) < nregs => Some(Operand::Reg(n)),
+        Src::Rf(_) => None,
+        Src::SmallImm(idx) => small_imm_value(idx).map(Operand::Imm),
+    }
+}
+
+/// Whether a flag push or update reads the carry flag.
+fn reads_carry(f: &AluFlags) -> bool {
+    f.pf == Some(Pf::Pushc) || matches!(f.uf, Some(Uf::Andc | Uf::Andnc | Uf::Nornc | Uf::Norc))
+}
+
+fn reg_bit(o: Operand) -> u64 {
+    match o {
+        Operand::Reg(n) => 1 << n,
+        Operand::Imm(_) => 0,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn half(
+    nsrc: u8,
+    a: &Input,
+    b: &Input,
+    dst: Waddr,
+    cond: Option<Cond>,
+    flags: bool,
+    carry_read: bool,
+    direct: Option<(LaneFn, FlagKind)>,
+    carry_op: bool,
+    nregs: u32,
+) -> Option<(Half, u64)> {
+    let a = operand(a, nsrc >= 1, nregs)?;
+    let b = operand(b, nsrc >= 2, nregs)?;
+    if let Waddr::Rf(n) = dst {
+        if u32::from(n) >= nregs {
+            return None;
+        }
+    }
+    // A flag push or update that reads the carry of an op with an established carry needs
+    // it, and only the generic evaluation computes it. (For other ops the carry is unknown
+    // either way, and the flag update faults on it as the generic path does.)
+    let eval = match direct {
+        Some((f, k)) if !(carry_read && carry_op) => Eval::Direct(f, k),
+        _ => Eval::Generic,
+    };
+    Some((
+        Half {
+            eval,
+            a,
+            b,
+            dst,
+            cond,
+            flags,
+        },
+        reg_bit(a) | reg_bit(b),
+    ))
+}
+
+/// Lowers an ALU instruction for a register file of `nregs` entries, or `None` when it must
+/// take the generic path.
+pub(crate) fn lower(ins: &AluInstr, nregs: u32) -> Option<Lowered> {
+    let sig = ins.sig;
+    if sig.ldunifa
+        || sig.ldunifarf
+        || sig.ldvary
+        || sig.ldtlb
+        || sig.ldtlbu
+        || sig.ucb
+        || sig.wrtmuc
+        || u8::from(sig.ldunif) + u8::from(sig.ldunifrf) + u8::from(sig.ldtmu) > 1
+    {
+        return None;
+    }
+    let sig_reg = || match ins.sig_addr {
+        Some(Waddr::Rf(n)) if u32::from(n) < nregs => Some(n),
+        _ => None,
+    };
+    let load = if sig.ldunif {
+        // ldunif writes rf0 (Mesa v3d_qpu_writes_rf0_implicitly).
+        SigLoad::Unif(0)
+    } else if sig.ldunifrf {
+        SigLoad::Unif(sig_reg()?)
+    } else if sig.ldtmu {
+        SigLoad::Tmu(sig_reg()?)
+    } else {
+        SigLoad::None
+    };
+
+    let (add, mul) = (&ins.add, &ins.mul);
+    let add_flags = add.flags.pf.is_some() || add.flags.uf.is_some();
+    let mul_flags = mul.flags.pf.is_some() || mul.flags.uf.is_some();
+    let mut reads = 0u64;
+    let add_half = if add.op == AddOp::Nop && !add_flags {
+        None
+    } else if add_op_lowers(add.op) && add.op.has_dst() {
+        let (h, r) = half(
+            add.op.nsrc(),
+            &add.a,
+            &add.b,
+            add.dst,
+            add.flags.cond,
+            add_flags,
+            reads_carry(&add.flags),
+            add_lane_fn(
+                add.op,
+                add.a.unpack,
+                add.b.unpack,
+                add.pack,
+                matches!(add.b.src, Src::SmallImm(_)),
+            ),
+            matches!(add.op, AddOp::Sub | AddOp::Min),
+            nregs,
+        )?;
+        reads |= r;
+        Some(h)
+    } else {
+        return None;
+    };
+    let mul_half = if mul.op == MulOp::Nop && !mul_flags {
+        None
+    } else if mul_op_lowers(mul.op) && mul.op.has_dst() {
+        let (h, r) = half(
+            mul.op.nsrc(),
+            &mul.a,
+            &mul.b,
+            mul.dst,
+            mul.flags.cond,
+            mul_flags,
+            reads_carry(&mul.flags),
+            mul_lane_fn(mul.op, mul.a.unpack, mul.b.unpack, mul.pack),
+            mul.op == MulOp::Sub,
+            nregs,
+        )?;
+        reads |= r;
+        Some(h)
+    } else {
+        return None;
+    };
+    let plain_rf = |h: &Option<Half>| match h {
+        None => true,
+        Some(h) => {
+            matches!(h.eval, Eval::Direct(..))
+                && h.cond.is_none()
+                && !h.flags
+                && matches!(
+                    h.dst,
+                    Waddr::Rf(_)
+                        | Waddr::Magic(
+                            Magic::Nop
+                                | Magic::Tmua
+                                | Magic::Tmuau
+                                | Magic::Tmud
+                                | Magic::Tmudref
+                                | Magic::Tmuoff
+                                | Magic::Tmuc
+                                | Magic::Unifa
+                        )
+                )
+        }
+    };
+    // Every register written must be written once.
+    let mut seen = 0u64;
+    let mut distinct = true;
+    let dsts = [
+        add_half.as_ref().map(|h| h.dst),
+        mul_half.as_ref().map(|h| h.dst),
+        match load {
+            SigLoad::None => None,
+            SigLoad::Unif(n) | SigLoad::Tmu(n) => Some(Waddr::Rf(n)),
+        },
+    ];
+    for d in dsts.into_iter().flatten() {
+        if let Waddr::Rf(n) = d {
+            distinct &= seen >> n & 1 == 0;
+            seen |= 1 << n;
+        }
+    }
+    let simple = plain_rf(&add_half) && plain_rf(&mul_half) && distinct;
+    Some(Lowered {
+        add: add_half,
+        mul: mul_half,
+        reads,
+        sig: load,
+        thrsw: sig.thrsw,
+        simple,
+    })
+}
