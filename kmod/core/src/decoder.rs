@@ -235,6 +235,9 @@ pub struct Decoder {
     /// `V4L2_DEC_CMD_STOP` arrived during a resolution change; the drain starts when
     /// decoding resumes.
     stop_after_change: bool,
+    /// The daemon's source change still needs its acknowledgement, a `Flush { capture }`
+    /// (another capture flush was in flight when it arrived).
+    change_ack_owed: bool,
 }
 
 /// Placeholder CAPTURE format before the stream is parsed: NV12 at the coded size the client
@@ -287,6 +290,7 @@ impl Decoder {
             drain_sent: false,
             last_owed: false,
             stop_after_change: false,
+            change_ack_owed: false,
         }
     }
 
@@ -513,6 +517,9 @@ impl Decoder {
             Queue::Capture => {
                 self.cap.streaming = true;
                 self.last_owed = false;
+                if self.change_ack_owed {
+                    self.ack_change(sink);
+                }
                 match self.phase {
                     Phase::CaptureSetup | Phase::ResolutionChange | Phase::Stopped => {
                         self.resume(sink);
@@ -569,7 +576,9 @@ impl Decoder {
         // EndOfStream would land in the next stream.
         let cancel_drain = queue == Queue::Output && self.drain_sent;
         let side = self.side_mut(queue);
-        if (held || cancel_drain) && open {
+        // A flush already in flight returns everything the daemon holds (nothing more is
+        // handed to it meanwhile); a second one would answer with an unexpected FlushDone.
+        if (held || cancel_drain) && open && !side.flushing {
             side.flushing = true;
             let queues = Queues {
                 output: queue == Queue::Output,
@@ -722,6 +731,7 @@ impl Decoder {
         self.cap.flushing = false;
         self.drain_sent = false;
         self.last_owed = false;
+        self.change_ack_owed = false;
         for q in [Queue::Output, Queue::Capture] {
             let side = self.side_mut(q);
             side.attached = [false; MAX_BUFFERS];
@@ -1007,15 +1017,47 @@ impl Decoder {
             self.phase = Phase::Decoding;
         } else {
             // Dynamic resolution change: every frame of the old format has been returned
-            // already, so the sequence ends with an empty LAST buffer.
+            // already, so the sequence ends with an empty LAST buffer: one queued now, one
+            // the flush below hands back, or the next one the client queues.
             self.pending = Some(sc);
             if self.cap.streaming {
                 self.phase = Phase::ResolutionChange;
-                self.owe_last(sink);
+                self.last_owed = true;
             } else {
                 self.phase = Phase::CaptureSetup;
             }
+            self.ack_change(sink);
         }
+    }
+
+    /// Acknowledges a source change with `Flush { capture }` (docs/protocol.md, "Source
+    /// changes"). Until it arrives the daemon writes no frame: a `QueueCapture` it receives
+    /// may have been sent before this module saw the change, for a buffer of the old format,
+    /// and only the flush orders the two. It is sent even when the daemon holds no capture
+    /// buffer and the client reallocates without a flush of its own (`STREAMOFF(CAPTURE)`
+    /// with nothing at the daemon) or keeps its buffers and sends `V4L2_DEC_CMD_START`;
+    /// leaving it out in those cases stalled the stream after the change.
+    fn ack_change(&mut self, sink: &mut dyn Sink) {
+        if !self.open {
+            return;
+        }
+        if self.cap.flushing {
+            // The flush in flight may have reached the daemon before its announcement;
+            // acknowledge again when it is done.
+            self.change_ack_owed = true;
+            return;
+        }
+        self.change_ack_owed = false;
+        self.cap.flushing = true;
+        sink.send(
+            self.session,
+            &Message::Flush {
+                queues: Queues {
+                    output: false,
+                    capture: true,
+                },
+            },
+        );
     }
 
     fn end_of_stream(&mut self, e: EndOfStream, sink: &mut dyn Sink) -> Result<(), Error> {
@@ -1066,6 +1108,9 @@ impl Decoder {
                         self.cap.state[i] = BufState::Queued;
                     }
                 }
+            }
+            if self.change_ack_owed {
+                self.ack_change(sink);
             }
         }
         Ok(())
