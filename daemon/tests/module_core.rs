@@ -128,6 +128,8 @@ struct Report {
     changes: usize,
     /// Source changes the daemon announced while it held no CAPTURE buffer.
     changes_holding_none: usize,
+    /// Timestamps of the frames, in the order they came back.
+    timestamps: Vec<u64>,
     eos: bool,
     daemon_errors: Vec<String>,
 }
@@ -255,7 +257,7 @@ impl Module {
 /// The units one OUTPUT buffer each carries: raw H.264 cut every `chunk` bytes (as the
 /// guest's v4l2r client does), or VP9 frames from the IVF container.
 fn units(path: &Path, chunk: usize) -> (Codec, Vec<Vec<u8>>) {
-    if path.extension().and_then(|e| e.to_str()) == Some("h264") {
+    if path.extension().and_then(|e| e.to_str()) == Some("h264") && chunk > 0 {
         let data = std::fs::read(path).unwrap();
         return (
             Codec::H264,
@@ -267,7 +269,12 @@ fn units(path: &Path, chunk: usize) -> (Codec, Vec<Vec<u8>>) {
     while let Some(p) = demux.next_packet().unwrap() {
         out.push(p.to_vec());
     }
-    (Codec::Vp9, out)
+    let codec = if path.extension().and_then(|e| e.to_str()) == Some("h264") {
+        Codec::H264
+    } else {
+        Codec::Vp9
+    };
+    (codec, out)
 }
 
 /// Streams `path` through the daemon with the module's state machine and the client of
@@ -421,6 +428,7 @@ fn run(path: &Path, script: Script) -> Report {
                 m.report.frame_count
             );
             if done.bytesused > 0 {
+                m.report.timestamps.push(done.timestamp);
                 let fmt = format.expect("a frame before any format");
                 m.keep_frame(i, &fmt);
             }
@@ -558,5 +566,43 @@ fn resolution_change_with_buffers_at_the_daemon_and_without_an_early_drain() {
             check("h264_reschange_320x240_176x144", script);
             check("vp9_reschange_320x240_176x144", script);
         }
+    }
+}
+
+/// One access unit (or VP9 frame) per OUTPUT buffer: every frame comes back with the
+/// timestamp of the buffer it came from, each exactly once, as clients that match CAPTURE
+/// to OUTPUT buffers by timestamp (GStreamer's v4l2videodec) need. The first H.264 frame
+/// once carried the newest request's timestamp instead.
+#[test]
+fn every_frame_carries_the_timestamp_of_its_access_unit() {
+    for name in [
+        "h264_high_cavlc_320x240",
+        "h264_high_bframes_wp_320x240",
+        "h264_odd_200x130",
+        "h264_reschange_320x240_176x144",
+        "vp9_8bit_320x240",
+        "vp9_reschange_320x240_176x144",
+    ] {
+        let s = streams()
+            .into_iter()
+            .find(|s| s.path.file_stem().is_some_and(|f| f == name))
+            .unwrap();
+        let script = Script {
+            chunk: 0,
+            output_buffers: 4,
+            capture_buffers: 4,
+            lazy_requeue: false,
+            reconfigure: Reconfigure::Reallocate,
+        };
+        let r = run(&s.path, script);
+        check_against_list(name, &r.frames, &s.frames);
+        let mut got = r.timestamps.clone();
+        got.sort_unstable();
+        let want: Vec<u64> = (1..=s.frames.len() as u64).map(|i| i * 1000).collect();
+        assert_eq!(
+            got, want,
+            "{name}: timestamps in display order {:?}",
+            r.timestamps
+        );
     }
 }
