@@ -1005,18 +1005,27 @@ impl Decoder {
         let fits = (0..MAX_BUFFERS).all(|i| {
             self.cap.state[i] == BufState::Unallocated || self.cap.size[i] >= sc.size_image
         });
+        if first && self.cap.streaming && fits && self.is_client_format(&sc) {
+            // The client set the coded size itself and started CAPTURE from it without
+            // waiting for the event (dev-decoder.rst, "Initialization", the note on
+            // skipping step 4), and the stream agrees: decode straight on. No event: a
+            // client that took one for a resolution change (GStreamer's v4l2videodec)
+            // restarted CAPTURE while the first frame was being written into it, and that
+            // frame was lost.
+            self.format = Some(sc);
+            self.phase = Phase::Decoding;
+            return;
+        }
         sink.event(Event::SourceChange(sc));
         if first && !self.cap.streaming {
             // Initialization -> Capture setup: the client allocates CAPTURE now.
             self.pending = Some(sc);
             self.phase = Phase::CaptureSetup;
-        } else if first && fits && self.cap.allocated() > 0 {
-            // The client set the coded size itself and its buffers fit (dev-decoder.rst,
-            // "Initialization", note on skipping the parse): decode straight on.
-            self.format = Some(sc);
-            self.phase = Phase::Decoding;
         } else {
-            // Dynamic resolution change: every frame of the old format has been returned
+            // Dynamic resolution change, also for a client that started CAPTURE early for
+            // another format ("If the values configured by the client do not match those
+            // parsed by the decoder, a Dynamic Resolution Change will be triggered"):
+            // every frame of the old format has been returned
             // already, so the sequence ends with an empty LAST buffer: one queued now, one
             // the flush below hands back, or the next one the client queues.
             self.pending = Some(sc);
@@ -1028,6 +1037,27 @@ impl Decoder {
             }
             self.ack_change(sink);
         }
+    }
+
+    /// Whether `sc` is the CAPTURE format the client was told before the stream was parsed
+    /// (the placeholder from its OUTPUT format), apart from the buffer count.
+    fn is_client_format(&self, sc: &SourceChange) -> bool {
+        let p = placeholder_format(self.width, self.height);
+        (
+            p.width,
+            p.height,
+            p.visible,
+            p.format,
+            p.stride,
+            p.size_image,
+        ) == (
+            sc.width,
+            sc.height,
+            sc.visible,
+            sc.format,
+            sc.stride,
+            sc.size_image,
+        )
     }
 
     /// Acknowledges a source change with `Flush { capture }` (docs/protocol.md, "Source

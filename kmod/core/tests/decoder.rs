@@ -1191,3 +1191,71 @@ fn a_change_during_a_capture_flush_is_acknowledged_after_it() {
     // A FlushDone nobody asked for is still an error.
     assert!(d.daemon_message(&capture_flush_done(), &mut s).is_err());
 }
+
+/// A client that set the coded size and started CAPTURE before the stream was parsed (as
+/// GStreamer's v4l2videodec does when its parser knows the size): if the stream agrees, no
+/// event and decoding goes straight into its buffers; if not, the dynamic resolution change
+/// sequence (event, empty LAST buffer, acknowledgement to the daemon).
+#[test]
+fn capture_started_before_the_stream_was_parsed() {
+    for agrees in [true, false] {
+        let mut d = Decoder::new(SESSION);
+        let mut s = Rec::default();
+        d.set_output_format(Codec::Vp9, 201, 131).unwrap();
+        d.buffer_init(Queue::Output, 0, OUT_SIZE).unwrap();
+        d.streamon(Queue::Output, Some(&caps()), &mut s).unwrap();
+        let (early, from_stream) = d.capture_format();
+        assert!(!from_stream);
+        assert_eq!((early.visible.width, early.visible.height), (201, 131));
+        for i in 0..2 {
+            d.buffer_init(Queue::Capture, i, early.size_image).unwrap();
+            d.buffer_queued(Queue::Capture, i, 0, 0, &mut s).unwrap();
+        }
+        d.streamon(Queue::Capture, Some(&caps()), &mut s).unwrap();
+        d.buffer_queued(Queue::Output, 0, 1000, 10, &mut s).unwrap();
+        s.take();
+        // What the daemon announces for a 201x131 stream (daemon/src/server.rs).
+        let mut sc = early;
+        sc.min_buffers = 2;
+        if !agrees {
+            sc.visible.width = 200;
+        }
+        d.daemon_message(&Message::SourceChange(sc), &mut s)
+            .unwrap();
+        let calls = s.take();
+        if agrees {
+            assert_eq!(d.phase(), Phase::Decoding);
+            assert!(
+                !calls.iter().any(|c| matches!(c, Call::Event(_))),
+                "{calls:?}"
+            );
+            assert!(
+                calls.contains(&Call::Send(Owned::QueueCapture(0))),
+                "{calls:?}"
+            );
+            assert_eq!(d.capture_format(), (sc, true));
+        } else {
+            assert_eq!(d.phase(), Phase::ResolutionChange);
+            assert_eq!(calls[0], Call::Event(Event::SourceChange(sc)));
+            assert!(calls.contains(&CAPTURE_FLUSH), "{calls:?}");
+            assert!(
+                calls.iter().any(|c| matches!(
+                    c,
+                    Call::CaptureDone(
+                        _,
+                        CaptureDone {
+                            flags: v4l2_flags::LAST,
+                            ..
+                        }
+                    )
+                )),
+                "{calls:?}"
+            );
+            assert!(
+                !calls
+                    .iter()
+                    .any(|c| matches!(c, Call::Send(Owned::QueueCapture(_))))
+            );
+        }
+    }
+}
