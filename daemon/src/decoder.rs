@@ -142,11 +142,17 @@ pub fn write_picture(
     for plane in 0..2 {
         row.resize(info.row_bytes(plane), 0);
         for y in 0..info.rows(plane) {
-            pic.write_row(plane, y, row);
-            if !sink(
-                layout.offset[plane] + y as usize * layout.stride[plane],
-                row,
-            ) {
+            let offset = layout.offset[plane] + y as usize * layout.stride[plane];
+            // Rows the decoder holds in the output format already (8-bit luma) go out
+            // with one copy; the rest are converted into the scratch row first.
+            let ok = match pic.direct_row(plane, y) {
+                Some(src) => sink(offset, src),
+                None => {
+                    pic.write_row(plane, y, row);
+                    sink(offset, row)
+                }
+            };
+            if !ok {
                 return false;
             }
         }

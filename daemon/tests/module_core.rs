@@ -579,6 +579,7 @@ fn every_frame_carries_the_timestamp_of_its_access_unit() {
         "h264_high_cavlc_320x240",
         "h264_high_bframes_wp_320x240",
         "h264_odd_200x130",
+        "h264_interlaced_320x240",
         "h264_reschange_320x240_176x144",
         "vp9_8bit_320x240",
         "vp9_reschange_320x240_176x144",
