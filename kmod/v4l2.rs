@@ -839,16 +839,20 @@ unsafe extern "C" fn enum_framesizes(
         None if PixelFormat::from_fourcc(fs.pixel_format).is_some() => (MAX_WIDTH, MAX_HEIGHT),
         None => return EINVAL.to_errno(),
     };
-    fs.type_ = b::v4l2_frmsizetypes_V4L2_FRMSIZE_TYPE_STEPWISE;
-    // SAFETY: `stepwise` is the union member for V4L2_FRMSIZE_TYPE_STEPWISE.
+    // Any size: VP9 and AV1 frames, and H.264 frames after cropping, may have odd
+    // dimensions (vp9_odd_201x131), and clients build their caps from this answer;
+    // GStreamer refused to negotiate a 201x131 stream against the former step of 2. The
+    // capture buffers are rounded up to whole 16x16 blocks by the daemon regardless.
+    fs.type_ = b::v4l2_frmsizetypes_V4L2_FRMSIZE_TYPE_CONTINUOUS;
+    // SAFETY: `stepwise` is the union member for V4L2_FRMSIZE_TYPE_CONTINUOUS too, with
+    // steps of 1 (videodev2.h).
     let sw = unsafe { &mut fs.__bindgen_anon_1.stepwise };
     sw.min_width = 16;
     sw.max_width = max_w;
-    // 4:2:0 frames have even dimensions.
-    sw.step_width = 2;
+    sw.step_width = 1;
     sw.min_height = 16;
     sw.max_height = max_h;
-    sw.step_height = 2;
+    sw.step_height = 1;
     0
 }
 

@@ -142,11 +142,17 @@ pub fn write_picture(
     for plane in 0..2 {
         row.resize(info.row_bytes(plane), 0);
         for y in 0..info.rows(plane) {
-            pic.write_row(plane, y, row);
-            if !sink(
-                layout.offset[plane] + y as usize * layout.stride[plane],
-                row,
-            ) {
+            let offset = layout.offset[plane] + y as usize * layout.stride[plane];
+            // Rows the decoder holds in the output format already (8-bit luma) go out
+            // with one copy; the rest are converted into the scratch row first.
+            let ok = match pic.direct_row(plane, y) {
+                Some(src) => sink(offset, src),
+                None => {
+                    pic.write_row(plane, y, row);
+                    sink(offset, row)
+                }
+            };
+            if !ok {
                 return false;
             }
         }
@@ -202,6 +208,45 @@ pub struct FfmpegDecoder {
     parser: Option<Parser>,
     /// The current chunk, padded as the parser requires.
     input: PaddedBuf,
+    /// H.264: which chunk each access unit starts in (see [`UnitTags`]).
+    unit_tags: UnitTags,
+}
+
+/// Gives each H.264 access unit the tag of the chunk holding its first byte, the rule of
+/// `dev-decoder.rst` ("Decoding": a frame made from several OUTPUT buffers carries the
+/// timestamp of the one queued first). The parser returns units that are consecutive runs of
+/// the input bytes, so a running byte count places each one. The parser's own `pts` is not
+/// used: it has none for the first unit of a stream, which then went to the newest request
+/// (GStreamer's decoder, which matches frames by timestamp, lost that frame).
+#[derive(Debug, Default)]
+struct UnitTags {
+    /// Stream offset at which each chunk not yet passed starts, and its tag.
+    chunks: std::collections::VecDeque<(u64, i64)>,
+    /// Bytes fed to the parser so far.
+    fed: u64,
+    /// Stream offset of the next unit's first byte.
+    next_unit: u64,
+}
+
+impl UnitTags {
+    fn chunk(&mut self, len: usize, pts: i64) {
+        self.chunks.push_back((self.fed, pts));
+        self.fed += len as u64;
+    }
+
+    /// The tag of the unit of `len` bytes the parser just returned.
+    fn unit(&mut self, len: usize) -> i64 {
+        let start = self.next_unit;
+        self.next_unit += len as u64;
+        while self.chunks.len() > 1 && self.chunks[1].0 <= start {
+            self.chunks.pop_front();
+        }
+        self.chunks.front().map_or(sys::NO_PTS, |&(_, pts)| pts)
+    }
+
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
 }
 
 impl FfmpegDecoder {
@@ -219,10 +264,12 @@ impl FfmpegDecoder {
             ctx: CodecContext::open(name, config.threads, extradata)?,
             parser,
             input: PaddedBuf::default(),
+            unit_tags: UnitTags::default(),
         })
     }
 
     fn reset_parser(&mut self) -> Result<(), DecodeError> {
+        self.unit_tags.reset();
         if self.codec == Codec::H264 {
             self.parser = Some(Parser::new(CodecId::H264)?);
         }
@@ -288,12 +335,17 @@ impl Decoder for FfmpegDecoder {
             return send_unit(&mut self.ctx, Some((data, pts)), out);
         };
         self.input.set(data);
+        self.unit_tags.chunk(data.len(), pts);
         let mut offset = 0;
         let mut first_err = None;
         while offset < self.input.len() {
             let (used, unit) = parser.parse(&mut self.ctx, &self.input, offset, pts)?;
-            if let Some((unit, unit_pts)) = unit
-                && let Err(e) = send_unit(&mut self.ctx, Some((unit, unit_pts)), out)
+            if let Some((unit, _)) = unit
+                && let Err(e) = send_unit(
+                    &mut self.ctx,
+                    Some((unit, self.unit_tags.unit(unit.len()))),
+                    out,
+                )
             {
                 if !e.is_bad_input() {
                     return Err(e);
@@ -315,8 +367,12 @@ impl Decoder for FfmpegDecoder {
             // An empty parse flushes the last access unit out of the parser.
             self.input.set(&[]);
             let (_, unit) = parser.parse(&mut self.ctx, &self.input, 0, sys::NO_PTS)?;
-            if let Some((unit, pts)) = unit
-                && let Err(e) = send_unit(&mut self.ctx, Some((unit, pts)), out)
+            if let Some((unit, _)) = unit
+                && let Err(e) = send_unit(
+                    &mut self.ctx,
+                    Some((unit, self.unit_tags.unit(unit.len()))),
+                    out,
+                )
             {
                 first_err.get_or_insert(e);
             }

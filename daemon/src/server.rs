@@ -615,10 +615,10 @@ impl SessionWorker {
                 "source change"
             );
             self.announced = Some(fmt);
-            // Capture buffers attached so far were sized for the old format. As in
-            // dev-decoder.rst, the module stops the capture queue (a capture flush hands
-            // every queued buffer back) and reallocates; until that flush no frame is
-            // written, not even into a buffer requeued in the meantime.
+            // Capture buffers attached so far were sized for the old format. The module
+            // acknowledges the change with a capture flush (docs/protocol.md); until it
+            // arrives no frame is written, not even into a buffer queued in the meantime,
+            // which may have been sent before the module saw the change.
             self.await_capture_flush = !self.capture.is_empty();
             self.send(&Message::SourceChange(fmt));
             return;

@@ -235,6 +235,9 @@ pub struct Decoder {
     /// `V4L2_DEC_CMD_STOP` arrived during a resolution change; the drain starts when
     /// decoding resumes.
     stop_after_change: bool,
+    /// The daemon's source change still needs its acknowledgement, a `Flush { capture }`
+    /// (another capture flush was in flight when it arrived).
+    change_ack_owed: bool,
 }
 
 /// Placeholder CAPTURE format before the stream is parsed: NV12 at the coded size the client
@@ -287,6 +290,7 @@ impl Decoder {
             drain_sent: false,
             last_owed: false,
             stop_after_change: false,
+            change_ack_owed: false,
         }
     }
 
@@ -513,6 +517,9 @@ impl Decoder {
             Queue::Capture => {
                 self.cap.streaming = true;
                 self.last_owed = false;
+                if self.change_ack_owed {
+                    self.ack_change(sink);
+                }
                 match self.phase {
                     Phase::CaptureSetup | Phase::ResolutionChange | Phase::Stopped => {
                         self.resume(sink);
@@ -569,7 +576,9 @@ impl Decoder {
         // EndOfStream would land in the next stream.
         let cancel_drain = queue == Queue::Output && self.drain_sent;
         let side = self.side_mut(queue);
-        if (held || cancel_drain) && open {
+        // A flush already in flight returns everything the daemon holds (nothing more is
+        // handed to it meanwhile); a second one would answer with an unexpected FlushDone.
+        if (held || cancel_drain) && open && !side.flushing {
             side.flushing = true;
             let queues = Queues {
                 output: queue == Queue::Output,
@@ -722,6 +731,7 @@ impl Decoder {
         self.cap.flushing = false;
         self.drain_sent = false;
         self.last_owed = false;
+        self.change_ack_owed = false;
         for q in [Queue::Output, Queue::Capture] {
             let side = self.side_mut(q);
             side.attached = [false; MAX_BUFFERS];
@@ -995,27 +1005,89 @@ impl Decoder {
         let fits = (0..MAX_BUFFERS).all(|i| {
             self.cap.state[i] == BufState::Unallocated || self.cap.size[i] >= sc.size_image
         });
+        if first && self.cap.streaming && fits && self.is_client_format(&sc) {
+            // The client set the coded size itself and started CAPTURE from it without
+            // waiting for the event (dev-decoder.rst, "Initialization", the note on
+            // skipping step 4), and the stream agrees: decode straight on. No event: a
+            // client that took one for a resolution change (GStreamer's v4l2videodec)
+            // restarted CAPTURE while the first frame was being written into it, and that
+            // frame was lost.
+            self.format = Some(sc);
+            self.phase = Phase::Decoding;
+            return;
+        }
         sink.event(Event::SourceChange(sc));
         if first && !self.cap.streaming {
             // Initialization -> Capture setup: the client allocates CAPTURE now.
             self.pending = Some(sc);
             self.phase = Phase::CaptureSetup;
-        } else if first && fits && self.cap.allocated() > 0 {
-            // The client set the coded size itself and its buffers fit (dev-decoder.rst,
-            // "Initialization", note on skipping the parse): decode straight on.
-            self.format = Some(sc);
-            self.phase = Phase::Decoding;
         } else {
-            // Dynamic resolution change: every frame of the old format has been returned
-            // already, so the sequence ends with an empty LAST buffer.
+            // Dynamic resolution change, also for a client that started CAPTURE early for
+            // another format ("If the values configured by the client do not match those
+            // parsed by the decoder, a Dynamic Resolution Change will be triggered"):
+            // every frame of the old format has been returned
+            // already, so the sequence ends with an empty LAST buffer: one queued now, one
+            // the flush below hands back, or the next one the client queues.
             self.pending = Some(sc);
             if self.cap.streaming {
                 self.phase = Phase::ResolutionChange;
-                self.owe_last(sink);
+                self.last_owed = true;
             } else {
                 self.phase = Phase::CaptureSetup;
             }
+            self.ack_change(sink);
         }
+    }
+
+    /// Whether `sc` is the CAPTURE format the client was told before the stream was parsed
+    /// (the placeholder from its OUTPUT format), apart from the buffer count.
+    fn is_client_format(&self, sc: &SourceChange) -> bool {
+        let p = placeholder_format(self.width, self.height);
+        (
+            p.width,
+            p.height,
+            p.visible,
+            p.format,
+            p.stride,
+            p.size_image,
+        ) == (
+            sc.width,
+            sc.height,
+            sc.visible,
+            sc.format,
+            sc.stride,
+            sc.size_image,
+        )
+    }
+
+    /// Acknowledges a source change with `Flush { capture }` (docs/protocol.md, "Source
+    /// changes"). Until it arrives the daemon writes no frame: a `QueueCapture` it receives
+    /// may have been sent before this module saw the change, for a buffer of the old format,
+    /// and only the flush orders the two. It is sent even when the daemon holds no capture
+    /// buffer and the client reallocates without a flush of its own (`STREAMOFF(CAPTURE)`
+    /// with nothing at the daemon) or keeps its buffers and sends `V4L2_DEC_CMD_START`;
+    /// leaving it out in those cases stalled the stream after the change.
+    fn ack_change(&mut self, sink: &mut dyn Sink) {
+        if !self.open {
+            return;
+        }
+        if self.cap.flushing {
+            // The flush in flight may have reached the daemon before its announcement;
+            // acknowledge again when it is done.
+            self.change_ack_owed = true;
+            return;
+        }
+        self.change_ack_owed = false;
+        self.cap.flushing = true;
+        sink.send(
+            self.session,
+            &Message::Flush {
+                queues: Queues {
+                    output: false,
+                    capture: true,
+                },
+            },
+        );
     }
 
     fn end_of_stream(&mut self, e: EndOfStream, sink: &mut dyn Sink) -> Result<(), Error> {
@@ -1066,6 +1138,9 @@ impl Decoder {
                         self.cap.state[i] = BufState::Queued;
                     }
                 }
+            }
+            if self.change_ack_owed {
+                self.ack_change(sink);
             }
         }
         Ok(())

@@ -1080,3 +1080,182 @@ fn stop_during_a_resolution_change_drains_after_it() {
     assert_eq!(d.phase(), Phase::Draining);
     assert!(s.take().contains(&Call::Send(Owned::Drain)));
 }
+
+const CAPTURE_FLUSH: Call = Call::Send(Owned::Flush(Queues {
+    output: false,
+    capture: true,
+}));
+
+fn capture_flush_done() -> Message<'static> {
+    Message::FlushDone {
+        queues: Queues {
+            output: false,
+            capture: true,
+        },
+    }
+}
+
+/// The daemon holds no CAPTURE buffer when it announces a change (the client had all of
+/// them, as a slow client on the KASAN guest did). The change is still acknowledged with a
+/// capture flush, the only thing that tells the daemon that later `QueueCapture`s come from
+/// a module that saw the change; without it the daemon waited for ever (the stall of
+/// `h264_reschange_320x240_176x144` with a drain sent before the change).
+#[test]
+fn a_resolution_change_is_acknowledged_even_with_no_buffer_at_the_daemon() {
+    let f1 = fmt(320, 240, 2);
+    let f2 = fmt(176, 144, 2);
+    for start in [false, true] {
+        let (mut d, mut s) = decoding(2, 2, &f1);
+        d.decoder_cmd(DecCmd::Stop, &mut s).unwrap();
+        d.daemon_message(&frame(1, 0, &f1, 10, 0), &mut s).unwrap();
+        d.daemon_message(&frame(1, 1, &f1, 10, 0), &mut s).unwrap();
+        s.take();
+        d.daemon_message(&Message::SourceChange(f2), &mut s)
+            .unwrap();
+        assert_eq!(
+            s.take(),
+            vec![Call::Event(Event::SourceChange(f2)), CAPTURE_FLUSH]
+        );
+        d.daemon_message(&capture_flush_done(), &mut s).unwrap();
+        assert!(s.take().is_empty(), "no buffer to carry LAST yet");
+        // The client gives a buffer back: it carries LAST at once, nothing goes to the daemon.
+        d.buffer_queued(Queue::Capture, 0, 0, 0, &mut s).unwrap();
+        assert!(matches!(
+            s.take()[..],
+            [Call::CaptureDone(
+                0,
+                CaptureDone {
+                    bytesused: 0,
+                    flags: v4l2_flags::LAST,
+                    ..
+                }
+            )]
+        ));
+        if start {
+            // Buffers big enough: keep them.
+            d.decoder_cmd(DecCmd::Start, &mut s).unwrap();
+            d.buffer_queued(Queue::Capture, 0, 0, 0, &mut s).unwrap();
+            d.buffer_queued(Queue::Capture, 1, 0, 0, &mut s).unwrap();
+        } else {
+            // No buffer at the daemon: STREAMOFF needs no flush of its own.
+            assert!(!d.streamoff_begin(Queue::Capture, &mut s));
+            d.streamoff_finish(Queue::Capture, &mut s);
+            d.buffer_cleanup(Queue::Capture, 0, &mut s);
+            d.buffer_cleanup(Queue::Capture, 1, &mut s);
+            d.buffer_init(Queue::Capture, 0, f2.size_image).unwrap();
+            d.buffer_queued(Queue::Capture, 0, 0, 0, &mut s).unwrap();
+            d.streamon(Queue::Capture, Some(&caps()), &mut s).unwrap();
+        }
+        assert_eq!(d.phase(), Phase::Draining, "the drain goes on");
+        let calls = s.take();
+        assert!(
+            calls.contains(&Call::Send(Owned::QueueCapture(0))),
+            "{calls:?}"
+        );
+        assert!(!calls.contains(&CAPTURE_FLUSH), "{calls:?}");
+        d.daemon_message(&frame(1, 0, &f2, 10, frame_flags::LAST), &mut s)
+            .unwrap();
+        d.daemon_message(
+            &Message::EndOfStream(EndOfStream {
+                frames: 3,
+                last_flagged: true,
+            }),
+            &mut s,
+        )
+        .unwrap();
+        assert!(s.take().contains(&Call::Event(Event::Eos)));
+        assert_eq!(d.phase(), Phase::Stopped);
+    }
+}
+
+/// A change that arrives while a capture flush is in flight (which the daemon may have
+/// handled before it announced) is acknowledged with a second flush once the first is done;
+/// a `STREAMOFF(CAPTURE)` meanwhile waits for the flush in flight instead of sending one more.
+#[test]
+fn a_change_during_a_capture_flush_is_acknowledged_after_it() {
+    let f1 = fmt(320, 240, 2);
+    let f2 = fmt(176, 144, 2);
+    let (mut d, mut s) = decoding(2, 2, &f1);
+    assert!(d.streamoff_begin(Queue::Capture, &mut s));
+    assert_eq!(s.take(), vec![CAPTURE_FLUSH]);
+    d.daemon_message(&Message::SourceChange(f2), &mut s)
+        .unwrap();
+    assert_eq!(s.take(), vec![Call::Event(Event::SourceChange(f2))]);
+    assert!(d.is_flushing(Queue::Capture));
+    d.daemon_message(&capture_flush_done(), &mut s).unwrap();
+    assert_eq!(s.take(), vec![CAPTURE_FLUSH], "the owed acknowledgement");
+    assert!(d.is_flushing(Queue::Capture));
+    d.daemon_message(&capture_flush_done(), &mut s).unwrap();
+    assert!(!d.is_flushing(Queue::Capture));
+    d.streamoff_finish(Queue::Capture, &mut s);
+    // A FlushDone nobody asked for is still an error.
+    assert!(d.daemon_message(&capture_flush_done(), &mut s).is_err());
+}
+
+/// A client that set the coded size and started CAPTURE before the stream was parsed (as
+/// GStreamer's v4l2videodec does when its parser knows the size): if the stream agrees, no
+/// event and decoding goes straight into its buffers; if not, the dynamic resolution change
+/// sequence (event, empty LAST buffer, acknowledgement to the daemon).
+#[test]
+fn capture_started_before_the_stream_was_parsed() {
+    for agrees in [true, false] {
+        let mut d = Decoder::new(SESSION);
+        let mut s = Rec::default();
+        d.set_output_format(Codec::Vp9, 201, 131).unwrap();
+        d.buffer_init(Queue::Output, 0, OUT_SIZE).unwrap();
+        d.streamon(Queue::Output, Some(&caps()), &mut s).unwrap();
+        let (early, from_stream) = d.capture_format();
+        assert!(!from_stream);
+        assert_eq!((early.visible.width, early.visible.height), (201, 131));
+        for i in 0..2 {
+            d.buffer_init(Queue::Capture, i, early.size_image).unwrap();
+            d.buffer_queued(Queue::Capture, i, 0, 0, &mut s).unwrap();
+        }
+        d.streamon(Queue::Capture, Some(&caps()), &mut s).unwrap();
+        d.buffer_queued(Queue::Output, 0, 1000, 10, &mut s).unwrap();
+        s.take();
+        // What the daemon announces for a 201x131 stream (daemon/src/server.rs).
+        let mut sc = early;
+        sc.min_buffers = 2;
+        if !agrees {
+            sc.visible.width = 200;
+        }
+        d.daemon_message(&Message::SourceChange(sc), &mut s)
+            .unwrap();
+        let calls = s.take();
+        if agrees {
+            assert_eq!(d.phase(), Phase::Decoding);
+            assert!(
+                !calls.iter().any(|c| matches!(c, Call::Event(_))),
+                "{calls:?}"
+            );
+            assert!(
+                calls.contains(&Call::Send(Owned::QueueCapture(0))),
+                "{calls:?}"
+            );
+            assert_eq!(d.capture_format(), (sc, true));
+        } else {
+            assert_eq!(d.phase(), Phase::ResolutionChange);
+            assert_eq!(calls[0], Call::Event(Event::SourceChange(sc)));
+            assert!(calls.contains(&CAPTURE_FLUSH), "{calls:?}");
+            assert!(
+                calls.iter().any(|c| matches!(
+                    c,
+                    Call::CaptureDone(
+                        _,
+                        CaptureDone {
+                            flags: v4l2_flags::LAST,
+                            ..
+                        }
+                    )
+                )),
+                "{calls:?}"
+            );
+            assert!(
+                !calls
+                    .iter()
+                    .any(|c| matches!(c, Call::Send(Owned::QueueCapture(_))))
+            );
+        }
+    }
+}
