@@ -281,11 +281,14 @@ fn killed_daemon_fails_lost_frames_and_a_restarted_one_serves_again() {
             client.stream(1, &s.path, &opts).unwrap()
         });
         std::thread::sleep(Duration::from_millis(500));
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(d.child.id() as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .unwrap();
+        // Stop the daemon first so the client fills its 4-deep queue with requests nobody
+        // answers: killed at an arbitrary instant, the daemon may have just finished every
+        // request while the client thread was descheduled (seen on a loaded 2-core host),
+        // and then nothing was in flight to be lost.
+        let pid = nix::unistd::Pid::from_raw(d.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
         h.join().unwrap()
     });
     let _ = d.child.wait();
