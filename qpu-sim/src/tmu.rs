@@ -115,8 +115,8 @@ pub(crate) fn lookup(
     if op == 15 {
         let n = ty.words();
         let size = ty.bytes();
-        if size == 4 && req.mask != 0 {
-            if let Some(r) = plain_words(mem, req, n, nactive, words) {
+        if req.mask != 0 {
+            if let Some(r) = plain_words(mem, req, ty, nactive, words) {
                 return Ok(r);
             }
         }
@@ -264,16 +264,17 @@ fn atomic(
     })
 }
 
-/// The common 32-bit access whose lanes are all aligned and inside one buffer: one buffer
-/// lookup for the whole request. `None` sends the request down the lane-by-lane path, which
-/// also reports faults.
+/// The common access whose lanes are all aligned and inside one buffer: one buffer lookup
+/// for the whole request, then each lane from that slice. `None` sends the request down the
+/// lane-by-lane path, which also reports faults.
 fn plain_words(
     mem: &mut Memory,
     req: &TmuRequest<'_>,
-    n: u32,
+    ty: Ty,
     nactive: u32,
     words: &mut [Lanes; 4],
 ) -> Option<TmuResult> {
+    let (n, size) = (ty.words(), ty.bytes());
     // Straight-line over the 16 lanes: the span of the active addresses and whether any is
     // misaligned.
     let (mut lo, mut hi, mut low_bits) = (u32::MAX, 0u32, 0u32);
@@ -283,20 +284,19 @@ fn plain_words(
             hi = hi.max(a);
             low_bits |= a;
         }
-        low_bits &= 3;
     } else {
         for lane in 0..16 {
             let on = req.mask >> lane & 1 == 1;
             let a = req.addr[lane];
             lo = if on { lo.min(a) } else { lo };
             hi = if on { hi.max(a) } else { hi };
-            low_bits |= if on { a & 3 } else { 0 };
+            low_bits |= if on { a } else { 0 };
         }
     }
-    if low_bits != 0 {
+    if low_bits & (size - 1) != 0 {
         return None;
     }
-    let span = u64::from(hi - lo) + 4 * u64::from(n);
+    let span = u64::from(hi - lo) + u64::from(size * n);
     let span32 = u32::try_from(span).ok()?;
     let (bo, base) = mem.locate(lo, span32)?;
     let is_write = !req.data.is_empty();
@@ -304,31 +304,33 @@ fn plain_words(
         return None;
     }
     let end = base + span as usize;
-    let n = n as usize;
+    let (n, size) = (n as usize, size as usize);
     if is_write {
         let d = &mut mem.data_mut(bo)[base..end];
         for lane in 0..16 {
             if req.mask >> lane & 1 == 1 {
                 let off = (req.addr[lane] - lo) as usize;
-                if n == 1 {
-                    d[off..off + 4].copy_from_slice(&req.data[0][lane].to_le_bytes());
-                    continue;
-                }
                 for (k, data) in req.data.iter().enumerate().take(n) {
                     let o = off + 4 * k;
-                    d[o..o + 4].copy_from_slice(&data[lane].to_le_bytes());
+                    // The low bytes of the data word, as `Memory::write` stores them.
+                    d[o..o + size].copy_from_slice(&data[lane].to_le_bytes()[..size]);
                 }
             }
         }
     } else {
         let d = &mem.data(bo)[base..end];
-        let word =
-            |o: usize| -> Option<u32> { Some(u32::from_le_bytes(d[o..o + 4].try_into().ok()?)) };
+        let word = |o: usize| -> Option<u32> {
+            Some(match size {
+                4 => u32::from_le_bytes(d.get(o..o + 4)?.try_into().ok()?),
+                2 => u32::from(u16::from_le_bytes(d.get(o..o + 2)?.try_into().ok()?)),
+                _ => u32::from(*d.get(o)?),
+            })
+        };
         if n == 1 {
             // The common single-word read, lanes the condition leaves out reading 0.
             for (lane, (w, &a)) in words[0].iter_mut().zip(&req.addr).enumerate() {
                 *w = if req.mask >> lane & 1 == 1 {
-                    word((a - lo) as usize)?
+                    ty.extend(word((a - lo) as usize)?)
                 } else {
                     0
                 };
@@ -349,7 +351,7 @@ fn plain_words(
     }
     Some(TmuResult {
         nwords: if is_write { 0 } else { n },
-        bytes: nactive * n as u32 * 4,
+        bytes: nactive * (n * size) as u32,
         is_write,
     })
 }
