@@ -304,54 +304,82 @@ fn plain_words(
         return None;
     }
     let end = base + span as usize;
-    let (n, size) = (n as usize, size as usize);
-    if is_write {
-        let d = &mut mem.data_mut(bo)[base..end];
-        for lane in 0..16 {
-            if req.mask >> lane & 1 == 1 {
-                let off = (req.addr[lane] - lo) as usize;
-                for (k, data) in req.data.iter().enumerate().take(n) {
-                    let o = off + 4 * k;
-                    // The low bytes of the data word, as `Memory::write` stores them.
-                    d[o..o + size].copy_from_slice(&data[lane].to_le_bytes()[..size]);
-                }
-            }
-        }
-    } else {
-        let d = &mem.data(bo)[base..end];
-        let word = |o: usize| -> Option<u32> {
-            Some(match size {
-                4 => u32::from_le_bytes(d.get(o..o + 4)?.try_into().ok()?),
-                2 => u32::from(u16::from_le_bytes(d.get(o..o + 2)?.try_into().ok()?)),
-                _ => u32::from(*d.get(o)?),
-            })
-        };
-        if n == 1 {
-            // The common single-word read, lanes the condition leaves out reading 0.
-            for (lane, (w, &a)) in words[0].iter_mut().zip(&req.addr).enumerate() {
-                *w = if req.mask >> lane & 1 == 1 {
-                    ty.extend(word((a - lo) as usize)?)
-                } else {
-                    0
-                };
-            }
-        } else {
-            for w in words.iter_mut().take(n) {
-                *w = [0; 16];
-            }
-            for lane in 0..16 {
-                if req.mask >> lane & 1 == 1 {
-                    let off = (req.addr[lane] - lo) as usize;
-                    for (k, w) in words.iter_mut().enumerate().take(n) {
-                        w[lane] = word(off + 4 * k)?;
-                    }
-                }
-            }
-        }
-    }
+    let n = n as usize;
+    // One copy of the lane loops per access size, so each lane is a fixed-size load or store.
+    match (size, is_write) {
+        (1, true) => span_write::<1>(&mut mem.data_mut(bo)[base..end], req, lo, n),
+        (2, true) => span_write::<2>(&mut mem.data_mut(bo)[base..end], req, lo, n),
+        (_, true) => span_write::<4>(&mut mem.data_mut(bo)[base..end], req, lo, n),
+        (1, false) => span_read::<1>(&mem.data(bo)[base..end], req, lo, n, ty, words),
+        (2, false) => span_read::<2>(&mem.data(bo)[base..end], req, lo, n, ty, words),
+        (_, false) => span_read::<4>(&mem.data(bo)[base..end], req, lo, n, ty, words),
+    }?;
+    let size = size as usize;
     Some(TmuResult {
         nwords: if is_write { 0 } else { n },
         bytes: nactive * (n * size) as u32,
         is_write,
     })
+}
+
+/// Writes the active lanes' data words (their low `S` bytes, as `Memory::write` stores them)
+/// into `d`, the span starting at address `lo`, lanes in ascending order.
+fn span_write<const S: usize>(d: &mut [u8], req: &TmuRequest<'_>, lo: u32, n: usize) -> Option<()> {
+    for lane in 0..16 {
+        if req.mask >> lane & 1 == 1 {
+            let off = (req.addr[lane] - lo) as usize;
+            for (k, data) in req.data.iter().enumerate().take(n) {
+                let o = off + 4 * k;
+                d.get_mut(o..o + S)?
+                    .copy_from_slice(&data[lane].to_le_bytes()[..S]);
+            }
+        }
+    }
+    Some(())
+}
+
+/// Reads `n` words per active lane from `d`, the span starting at address `lo`, extended as
+/// `ty` says; lanes the condition leaves out read 0.
+fn span_read<const S: usize>(
+    d: &[u8],
+    req: &TmuRequest<'_>,
+    lo: u32,
+    n: usize,
+    ty: Ty,
+    words: &mut [Lanes; 4],
+) -> Option<()> {
+    let word = |o: usize| -> Option<u32> {
+        let mut b = [0u8; 4];
+        b[..S].copy_from_slice(d.get(o..o + S)?);
+        Some(u32::from_le_bytes(b))
+    };
+    if n == 1 {
+        // The common single-word read. Sign extension as a shift pair, so the lane loop
+        // has no branch on the type.
+        let sh = match ty {
+            Ty::I8 => 24,
+            Ty::I16 => 16,
+            _ => 0,
+        };
+        for (lane, (w, &a)) in words[0].iter_mut().zip(&req.addr).enumerate() {
+            *w = if req.mask >> lane & 1 == 1 {
+                ((word((a - lo) as usize)? << sh) as i32 >> sh) as u32
+            } else {
+                0
+            };
+        }
+        return Some(());
+    }
+    for w in words.iter_mut().take(n) {
+        *w = [0; 16];
+    }
+    for lane in 0..16 {
+        if req.mask >> lane & 1 == 1 {
+            let off = (req.addr[lane] - lo) as usize;
+            for (k, w) in words.iter_mut().enumerate().take(n) {
+                w[lane] = word(off + 4 * k)?;
+            }
+        }
+    }
+    Some(())
 }
