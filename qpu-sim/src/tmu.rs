@@ -325,6 +325,17 @@ fn plain_words(
 /// Writes the active lanes' data words (their low `S` bytes, as `Memory::write` stores them)
 /// into `d`, the span starting at address `lo`, lanes in ascending order.
 fn span_write<const S: usize>(d: &mut [u8], req: &TmuRequest<'_>, lo: u32, n: usize) -> Option<()> {
+    let stride = if S == 4 { 4 * n } else { S };
+    if contiguous(req, lo, stride) {
+        // Lane i at lo + i * stride: the span is the lanes' accesses back to back.
+        for (lane, c) in d.chunks_exact_mut(stride).enumerate() {
+            for (k, data) in req.data.iter().enumerate().take(n) {
+                c.get_mut(4 * k..4 * k + S)?
+                    .copy_from_slice(&data[lane].to_le_bytes()[..S]);
+            }
+        }
+        return Some(());
+    }
     for lane in 0..16 {
         if req.mask >> lane & 1 == 1 {
             let off = (req.addr[lane] - lo) as usize;
@@ -353,14 +364,23 @@ fn span_read<const S: usize>(
         b[..S].copy_from_slice(d.get(o..o + S)?);
         Some(u32::from_le_bytes(b))
     };
+    let stride = if S == 4 { 4 * n } else { S };
+    if contiguous(req, lo, stride) {
+        // Lane i at lo + i * stride: the span is the lanes' accesses back to back.
+        let sh = sign_shift(ty);
+        for (lane, c) in d.chunks_exact(stride).enumerate() {
+            for (k, w) in words.iter_mut().enumerate().take(n) {
+                let mut b = [0u8; 4];
+                b[..S].copy_from_slice(c.get(4 * k..4 * k + S)?);
+                w[lane] = ((u32::from_le_bytes(b) << sh) as i32 >> sh) as u32;
+            }
+        }
+        return Some(());
+    }
     if n == 1 {
         // The common single-word read. Sign extension as a shift pair, so the lane loop
         // has no branch on the type.
-        let sh = match ty {
-            Ty::I8 => 24,
-            Ty::I16 => 16,
-            _ => 0,
-        };
+        let sh = sign_shift(ty);
         for (lane, (w, &a)) in words[0].iter_mut().zip(&req.addr).enumerate() {
             *w = if req.mask >> lane & 1 == 1 {
                 ((word((a - lo) as usize)? << sh) as i32 >> sh) as u32
@@ -382,4 +402,26 @@ fn span_read<const S: usize>(
         }
     }
     Some(())
+}
+
+/// Whether every lane takes part and lane i accesses `lo + i * stride`.
+#[inline]
+fn contiguous(req: &TmuRequest<'_>, lo: u32, stride: usize) -> bool {
+    let stride = stride as u32;
+    req.mask == 0xffff
+        && req
+            .addr
+            .iter()
+            .zip(0u32..)
+            .fold(true, |ok, (&a, i)| ok & (a == lo.wrapping_add(i * stride)))
+}
+
+/// The shift pair that sign-extends a value of type `ty` (0 for the types not extended).
+#[inline]
+fn sign_shift(ty: Ty) -> u32 {
+    match ty {
+        Ty::I8 => 24,
+        Ty::I16 => 16,
+        _ => 0,
+    }
 }
