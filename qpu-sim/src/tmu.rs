@@ -328,6 +328,12 @@ fn span_write<const S: usize>(d: &mut [u8], req: &TmuRequest<'_>, lo: u32, n: us
     let stride = if S == 4 { 4 * n } else { S };
     if contiguous(req, lo, stride) {
         // Lane i at lo + i * stride: the span is the lanes' accesses back to back.
+        if n == 1 {
+            for (c, v) in d.chunks_exact_mut(S).zip(&req.data[0]) {
+                c.copy_from_slice(&v.to_le_bytes()[..S]);
+            }
+            return Some(());
+        }
         for (lane, c) in d.chunks_exact_mut(stride).enumerate() {
             for (k, data) in req.data.iter().enumerate().take(n) {
                 c.get_mut(4 * k..4 * k + S)?
@@ -368,6 +374,14 @@ fn span_read<const S: usize>(
     if contiguous(req, lo, stride) {
         // Lane i at lo + i * stride: the span is the lanes' accesses back to back.
         let sh = sign_shift(ty);
+        if n == 1 {
+            for (w, c) in words[0].iter_mut().zip(d.chunks_exact(S)) {
+                let mut b = [0u8; 4];
+                b[..S].copy_from_slice(c);
+                *w = ((u32::from_le_bytes(b) << sh) as i32 >> sh) as u32;
+            }
+            return Some(());
+        }
         for (lane, c) in d.chunks_exact(stride).enumerate() {
             for (k, w) in words.iter_mut().enumerate().take(n) {
                 let mut b = [0u8; 4];
@@ -405,15 +419,18 @@ fn span_read<const S: usize>(
 }
 
 /// Whether every lane takes part and lane i accesses `lo + i * stride`.
-#[inline]
+#[inline(always)]
 fn contiguous(req: &TmuRequest<'_>, lo: u32, stride: usize) -> bool {
+    if req.mask != 0xffff {
+        return false;
+    }
+    // Branch-free over the lanes, so the compiler vectorises it.
     let stride = stride as u32;
-    req.mask == 0xffff
-        && req
-            .addr
-            .iter()
-            .zip(0u32..)
-            .fold(true, |ok, (&a, i)| ok & (a == lo.wrapping_add(i * stride)))
+    let mut ok = true;
+    for (i, &a) in (0u32..).zip(&req.addr) {
+        ok &= a == lo.wrapping_add(i.wrapping_mul(stride));
+    }
+    ok
 }
 
 /// The shift pair that sign-extends a value of type `ty` (0 for the types not extended).
