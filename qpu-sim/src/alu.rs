@@ -297,6 +297,55 @@ pub(crate) fn l_asr_uniform(a: &Lanes, b: &Lanes, r: &mut Lanes) {
     }
 }
 
+// Moves with an integer unpack (the kernels sign-extend 16-bit coefficients with `.il`).
+macro_rules! mov_unpack_ops {
+    ($($name:ident = $u:ident;)*) => {
+        $(
+            #[inline]
+            pub(crate) fn $name(a: &Lanes, _b: &Lanes, r: &mut Lanes) {
+                for (r, &x) in r.iter_mut().zip(a) {
+                    *r = int_unpack(Unpack::$u, x);
+                }
+            }
+        )*
+    };
+}
+
+mov_unpack_ops! {
+    l_mov_il = Il;
+    l_mov_ih = Ih;
+    l_mov_ul = Ul;
+    l_mov_uh = Uh;
+}
+
+/// `mov` with input unpack `ua`: the unpacks `int_unpack` knows, the identity for the rest.
+fn mov_lane_fn(ua: Unpack) -> LaneFn {
+    match ua {
+        Unpack::Il => l_mov_il,
+        Unpack::Ih => l_mov_ih,
+        Unpack::Ul => l_mov_ul,
+        Unpack::Uh => l_mov_uh,
+        _ => l_mov,
+    }
+}
+
+/// `rotate`: dst[i] = a[(i + b[0]) % 16].
+pub(crate) fn l_rot(a: &Lanes, b: &Lanes, r: &mut Lanes) {
+    let n = b[0] as usize & 15;
+    for (i, r) in r.iter_mut().enumerate() {
+        *r = a[(i + n) & 15];
+    }
+}
+
+/// `quad_rotate` (py-videocore7 test_alu.py): lane j of quad q reads lane (j + b[4q]) % 4
+/// of the same quad.
+pub(crate) fn l_rotq(a: &Lanes, b: &Lanes, r: &mut Lanes) {
+    for (i, r) in r.iter_mut().enumerate() {
+        let q = i & !3;
+        *r = a[q + ((i + (b[q] as usize & 3)) & 3)];
+    }
+}
+
 /// The direct form of an add op, when it has one: ops that read nothing but their inputs,
 /// have no side effects, and whose unpacks and pack are the identity (the integer ops ignore
 /// the unpack fields, except `mov`). `b_uniform` says input B is the same in every lane.
@@ -339,7 +388,9 @@ pub(crate) fn add_lane_fn(
         Not => int(l_not),
         Neg => int(l_neg),
         Clz => int(l_clz),
-        Mov if ua == Unpack::None => int(l_mov),
+        Mov => int(mov_lane_fn(ua)),
+        Rot => int(l_rot),
+        Rotq => int(l_rotq),
         Itof if pack == Pack::None => Some((l_itof, FlagKind::Float)),
         Utof if pack == Pack::None => Some((l_utof, FlagKind::Float)),
         Fadd | Faddnf => float(l_fadd),
@@ -364,7 +415,7 @@ pub(crate) fn mul_lane_fn(
         Add => Some((l_add, FlagKind::Int)),
         Sub => Some((l_sub, FlagKind::Int)),
         Smul24 => Some((l_smul24, FlagKind::Int)),
-        Mov if ua == Unpack::None => Some((l_mov, FlagKind::Int)),
+        Mov => Some((mov_lane_fn(ua), FlagKind::Int)),
         Fmul if plain => Some((l_fmul, FlagKind::Float)),
         Fmov if plain => Some((l_fmov, FlagKind::Float)),
         _ => None,
@@ -546,15 +597,9 @@ pub fn eval_add(
         Itof => OpResult::float(val(l_itof, a, b), pack),
         Utof => OpResult::float(val(l_utof, a, b), pack),
         Fmov => f32_unary(a, ua, pack, |x| x)?,
-        Mov => OpResult::int(map1(a, |x| int_unpack(ua, x))),
-        // py-videocore7 test_alu.py (`quad_rotate`): lane j of quad q reads lane
-        // (j + b[4q]) % 4 of the same quad.
-        Rotq => OpResult::int(std::array::from_fn(|i| {
-            let q = i & !3;
-            a[q + ((i + (b[q] as usize & 3)) & 3)]
-        })),
-        // `rotate`: dst[i] = a[(i + b[0]) % 16].
-        Rot => OpResult::int(std::array::from_fn(|i| a[(i + (b[0] as usize & 15)) & 15])),
+        Mov => OpResult::int(val(mov_lane_fn(ua), a, b)),
+        Rotq => OpResult::int(val(l_rotq, a, b)),
+        Rot => OpResult::int(val(l_rot, a, b)),
         // `shuffle`: dst[i] = a[b[i] % 16].
         Shuffle => OpResult::int(std::array::from_fn(|i| a[b[i] as usize & 15])),
         Nop | Barrierid | Tmuwt => OpResult::int([0; 16]),
@@ -622,7 +667,7 @@ pub fn eval_mul(
         }
         Fmul => f32_binary(a, b, ua, ub, pack, |x, y| x * y)?,
         Fmov => f32_unary(a, ua, pack, |x| x)?,
-        Mov => OpResult::int(map1(a, |x| int_unpack(ua, x))),
+        Mov => OpResult::int(val(mov_lane_fn(ua), a, b)),
         Nop | Multop => OpResult::int([0; 16]),
         V8dot | Ftounorm16 | Ftosnorm16 | Vftounorm8 | Vftosnorm8 | Funpackunormlo
         | Funpackunormhi | Funpacksnormlo | Funpacksnormhi | Vftounorm10lo | Vftounorm10hi => {

@@ -294,6 +294,27 @@ impl Thread {
         Ok(v)
     }
 
+    /// The next word of the second uniform stream (`ldunifa`, `ldunifarf`).
+    #[inline]
+    fn read_unifa(&mut self, mem: &mut Mem<'_>) -> Result<u32, FaultKind> {
+        // Mesa qpu_schedule.c: ldunifa needs 3 instructions between it and the unifa write
+        // (py-videocore7 test_unifa.py: "Three delays are required").
+        if let Some(w) = self.unifa_written {
+            if self.instrs - w < 4 {
+                return Err(FaultKind::Hazard(format!(
+                    "ldunifa {} instruction(s) after the unifa write; it needs 3 instructions in between",
+                    self.instrs - w - 1
+                )));
+            }
+        }
+        let addr = self.unifa;
+        let v = mem
+            .read_uniform(addr)
+            .ok_or(FaultKind::UniformOutOfBounds { addr })?;
+        self.unifa = addr.wrapping_add(4);
+        Ok(v)
+    }
+
     /// An input by reference: the register itself, or `imm` filled with the small immediate
     /// (zeros when the op does not read this input).
     #[inline(always)]
@@ -653,6 +674,7 @@ impl Thread {
         let sig = match l.sig {
             SigLoad::None => None,
             SigLoad::Unif(r) => Some((r, [self.read_uniform(&mut cx.mem)?; 16])),
+            SigLoad::Unifa(r) => Some((r, [self.read_unifa(&mut cx.mem)?; 16])),
             SigLoad::Tmu(r) => {
                 let e = self.fifo.pop_front().ok_or(FaultKind::LdtmuEmpty)?;
                 if e.ready > *cx.clock {
@@ -759,6 +781,10 @@ impl Thread {
             SigLoad::None => None,
             SigLoad::Unif(r) => {
                 self.scratch[2] = [self.read_uniform(&mut cx.mem)?; 16];
+                Some(r)
+            }
+            SigLoad::Unifa(r) => {
+                self.scratch[2] = [self.read_unifa(&mut cx.mem)?; 16];
                 Some(r)
             }
             SigLoad::Tmu(r) => {
@@ -981,22 +1007,7 @@ impl Thread {
                     "ldunif and ldunifa in one instruction".into(),
                 ));
             }
-            // Mesa qpu_schedule.c: ldunifa needs 3 instructions between it and the unifa
-            // write (py-videocore7 test_unifa.py: "Three delays are required").
-            if let Some(w) = self.unifa_written {
-                if self.instrs - w < 4 {
-                    return Err(FaultKind::Hazard(format!(
-                        "ldunifa {} instruction(s) after the unifa write; it needs 3 instructions in between",
-                        self.instrs - w - 1
-                    )));
-                }
-            }
-            let addr = self.unifa;
-            let v = cx
-                .mem
-                .read_uniform(addr)
-                .ok_or(FaultKind::UniformOutOfBounds { addr })?;
-            self.unifa = addr.wrapping_add(4);
+            let v = self.read_unifa(&mut cx.mem)?;
             let dst = if sig.ldunifa {
                 Waddr::Rf(0)
             } else {

@@ -6,10 +6,10 @@
 //!
 //! Lowering is an optimisation only. An instruction lowers when every check the generic path
 //! (`Thread::alu_instr`) would make of it statically is known to pass for this dispatch's
-//! register-file size; anything else (signals other than the uniform and TMU loads and thrsw,
-//! SFU ops, MULTOP/UMUL24, `tmuwt`, `barrierid`, nops with flag updates, registers past the
-//! file, small-immediate indices without a value) stays on the generic path, which reports
-//! its faults. Checks that depend on thread state (thread-end rules, tracing) are made per
+//! register-file size; anything else (signals other than thrsw and the loads from the uniform
+//! streams and the TMU, SFU ops, MULTOP/UMUL24, `tmuwt`, `barrierid`, nops with flag updates,
+//! registers past the file, small-immediate indices without a value) stays on the generic
+//! path, which reports its faults. Checks that depend on thread state (thread-end rules, tracing) are made per
 //! step and send the instruction to the generic path too.
 
 use qpu_asm::isa::{AddOp, Cond, Magic, MulOp, Pf, Uf, Waddr, small_imm_value};
@@ -53,6 +53,8 @@ pub(crate) enum SigLoad {
     None,
     /// `ldunif`/`ldunifrf`: the next uniform into this register.
     Unif(u8),
+    /// `ldunifa`/`ldunifarf`: the next word of the second uniform stream into this register.
+    Unifa(u8),
     /// `ldtmu`: the next TMU FIFO entry into this register.
     Tmu(u8),
 }
@@ -212,14 +214,17 @@ fn half(
 /// take the generic path.
 pub(crate) fn lower(ins: &AluInstr, nregs: u32) -> Option<Lowered> {
     let sig = ins.sig;
-    if sig.ldunifa
-        || sig.ldunifarf
-        || sig.ldvary
+    if sig.ldvary
         || sig.ldtlb
         || sig.ldtlbu
         || sig.ucb
         || sig.wrtmuc
-        || u8::from(sig.ldunif) + u8::from(sig.ldunifrf) + u8::from(sig.ldtmu) > 1
+        || u8::from(sig.ldunif)
+            + u8::from(sig.ldunifrf)
+            + u8::from(sig.ldunifa)
+            + u8::from(sig.ldunifarf)
+            + u8::from(sig.ldtmu)
+            > 1
     {
         return None;
     }
@@ -232,6 +237,11 @@ pub(crate) fn lower(ins: &AluInstr, nregs: u32) -> Option<Lowered> {
         SigLoad::Unif(0)
     } else if sig.ldunifrf {
         SigLoad::Unif(sig_reg()?)
+    } else if sig.ldunifa {
+        // Like ldunif, ldunifa writes rf0 (Mesa v3d_qpu_writes_rf0_implicitly).
+        SigLoad::Unifa(0)
+    } else if sig.ldunifarf {
+        SigLoad::Unifa(sig_reg()?)
     } else if sig.ldtmu {
         SigLoad::Tmu(sig_reg()?)
     } else {
@@ -318,7 +328,7 @@ pub(crate) fn lower(ins: &AluInstr, nregs: u32) -> Option<Lowered> {
         mul_half.as_ref().map(|h| h.dst),
         match load {
             SigLoad::None => None,
-            SigLoad::Unif(n) | SigLoad::Tmu(n) => Some(Waddr::Rf(n)),
+            SigLoad::Unif(n) | SigLoad::Unifa(n) | SigLoad::Tmu(n) => Some(Waddr::Rf(n)),
         },
     ];
     for d in dsts.into_iter().flatten() {

@@ -115,8 +115,8 @@ pub(crate) fn lookup(
     if op == 15 {
         let n = ty.words();
         let size = ty.bytes();
-        if size == 4 && req.mask != 0 {
-            if let Some(r) = plain_words(mem, req, n, nactive, words) {
+        if req.mask != 0 {
+            if let Some(r) = plain_words(mem, req, ty, nactive, words) {
                 return Ok(r);
             }
         }
@@ -264,16 +264,17 @@ fn atomic(
     })
 }
 
-/// The common 32-bit access whose lanes are all aligned and inside one buffer: one buffer
-/// lookup for the whole request. `None` sends the request down the lane-by-lane path, which
-/// also reports faults.
+/// The common access whose lanes are all aligned and inside one buffer: one buffer lookup
+/// for the whole request, then each lane from that slice. `None` sends the request down the
+/// lane-by-lane path, which also reports faults.
 fn plain_words(
     mem: &mut Memory,
     req: &TmuRequest<'_>,
-    n: u32,
+    ty: Ty,
     nactive: u32,
     words: &mut [Lanes; 4],
 ) -> Option<TmuResult> {
+    let (n, size) = (ty.words(), ty.bytes());
     // Straight-line over the 16 lanes: the span of the active addresses and whether any is
     // misaligned.
     let (mut lo, mut hi, mut low_bits) = (u32::MAX, 0u32, 0u32);
@@ -283,20 +284,19 @@ fn plain_words(
             hi = hi.max(a);
             low_bits |= a;
         }
-        low_bits &= 3;
     } else {
         for lane in 0..16 {
             let on = req.mask >> lane & 1 == 1;
             let a = req.addr[lane];
             lo = if on { lo.min(a) } else { lo };
             hi = if on { hi.max(a) } else { hi };
-            low_bits |= if on { a & 3 } else { 0 };
+            low_bits |= if on { a } else { 0 };
         }
     }
-    if low_bits != 0 {
+    if low_bits & (size - 1) != 0 {
         return None;
     }
-    let span = u64::from(hi - lo) + 4 * u64::from(n);
+    let span = u64::from(hi - lo) + u64::from(size * n);
     let span32 = u32::try_from(span).ok()?;
     let (bo, base) = mem.locate(lo, span32)?;
     let is_write = !req.data.is_empty();
@@ -305,51 +305,140 @@ fn plain_words(
     }
     let end = base + span as usize;
     let n = n as usize;
-    if is_write {
-        let d = &mut mem.data_mut(bo)[base..end];
-        for lane in 0..16 {
-            if req.mask >> lane & 1 == 1 {
-                let off = (req.addr[lane] - lo) as usize;
-                if n == 1 {
-                    d[off..off + 4].copy_from_slice(&req.data[0][lane].to_le_bytes());
-                    continue;
-                }
-                for (k, data) in req.data.iter().enumerate().take(n) {
-                    let o = off + 4 * k;
-                    d[o..o + 4].copy_from_slice(&data[lane].to_le_bytes());
-                }
+    // One copy of the lane loops per access size, so each lane is a fixed-size load or store.
+    match (size, is_write) {
+        (1, true) => span_write::<1>(&mut mem.data_mut(bo)[base..end], req, lo, n),
+        (2, true) => span_write::<2>(&mut mem.data_mut(bo)[base..end], req, lo, n),
+        (_, true) => span_write::<4>(&mut mem.data_mut(bo)[base..end], req, lo, n),
+        (1, false) => span_read::<1>(&mem.data(bo)[base..end], req, lo, n, ty, words),
+        (2, false) => span_read::<2>(&mem.data(bo)[base..end], req, lo, n, ty, words),
+        (_, false) => span_read::<4>(&mem.data(bo)[base..end], req, lo, n, ty, words),
+    }?;
+    let size = size as usize;
+    Some(TmuResult {
+        nwords: if is_write { 0 } else { n },
+        bytes: nactive * (n * size) as u32,
+        is_write,
+    })
+}
+
+/// Writes the active lanes' data words (their low `S` bytes, as `Memory::write` stores them)
+/// into `d`, the span starting at address `lo`, lanes in ascending order.
+fn span_write<const S: usize>(d: &mut [u8], req: &TmuRequest<'_>, lo: u32, n: usize) -> Option<()> {
+    let stride = if S == 4 { 4 * n } else { S };
+    if contiguous(req, lo, stride) {
+        // Lane i at lo + i * stride: the span is the lanes' accesses back to back.
+        if n == 1 {
+            for (c, v) in d.chunks_exact_mut(S).zip(&req.data[0]) {
+                c.copy_from_slice(&v.to_le_bytes()[..S]);
+            }
+            return Some(());
+        }
+        for (lane, c) in d.chunks_exact_mut(stride).enumerate() {
+            for (k, data) in req.data.iter().enumerate().take(n) {
+                c.get_mut(4 * k..4 * k + S)?
+                    .copy_from_slice(&data[lane].to_le_bytes()[..S]);
             }
         }
-    } else {
-        let d = &mem.data(bo)[base..end];
-        let word =
-            |o: usize| -> Option<u32> { Some(u32::from_le_bytes(d[o..o + 4].try_into().ok()?)) };
-        if n == 1 {
-            // The common single-word read, lanes the condition leaves out reading 0.
-            for (lane, (w, &a)) in words[0].iter_mut().zip(&req.addr).enumerate() {
-                *w = if req.mask >> lane & 1 == 1 {
-                    word((a - lo) as usize)?
-                } else {
-                    0
-                };
-            }
-        } else {
-            for w in words.iter_mut().take(n) {
-                *w = [0; 16];
-            }
-            for lane in 0..16 {
-                if req.mask >> lane & 1 == 1 {
-                    let off = (req.addr[lane] - lo) as usize;
-                    for (k, w) in words.iter_mut().enumerate().take(n) {
-                        w[lane] = word(off + 4 * k)?;
-                    }
-                }
+        return Some(());
+    }
+    for lane in 0..16 {
+        if req.mask >> lane & 1 == 1 {
+            let off = (req.addr[lane] - lo) as usize;
+            for (k, data) in req.data.iter().enumerate().take(n) {
+                let o = off + 4 * k;
+                d.get_mut(o..o + S)?
+                    .copy_from_slice(&data[lane].to_le_bytes()[..S]);
             }
         }
     }
-    Some(TmuResult {
-        nwords: if is_write { 0 } else { n },
-        bytes: nactive * n as u32 * 4,
-        is_write,
-    })
+    Some(())
+}
+
+/// Reads `n` words per active lane from `d`, the span starting at address `lo`, extended as
+/// `ty` says; lanes the condition leaves out read 0.
+fn span_read<const S: usize>(
+    d: &[u8],
+    req: &TmuRequest<'_>,
+    lo: u32,
+    n: usize,
+    ty: Ty,
+    words: &mut [Lanes; 4],
+) -> Option<()> {
+    let word = |o: usize| -> Option<u32> {
+        let mut b = [0u8; 4];
+        b[..S].copy_from_slice(d.get(o..o + S)?);
+        Some(u32::from_le_bytes(b))
+    };
+    let stride = if S == 4 { 4 * n } else { S };
+    if contiguous(req, lo, stride) {
+        // Lane i at lo + i * stride: the span is the lanes' accesses back to back.
+        let sh = sign_shift(ty);
+        if n == 1 {
+            for (w, c) in words[0].iter_mut().zip(d.chunks_exact(S)) {
+                let mut b = [0u8; 4];
+                b[..S].copy_from_slice(c);
+                *w = ((u32::from_le_bytes(b) << sh) as i32 >> sh) as u32;
+            }
+            return Some(());
+        }
+        for (lane, c) in d.chunks_exact(stride).enumerate() {
+            for (k, w) in words.iter_mut().enumerate().take(n) {
+                let mut b = [0u8; 4];
+                b[..S].copy_from_slice(c.get(4 * k..4 * k + S)?);
+                w[lane] = ((u32::from_le_bytes(b) << sh) as i32 >> sh) as u32;
+            }
+        }
+        return Some(());
+    }
+    if n == 1 {
+        // The common single-word read. Sign extension as a shift pair, so the lane loop
+        // has no branch on the type.
+        let sh = sign_shift(ty);
+        for (lane, (w, &a)) in words[0].iter_mut().zip(&req.addr).enumerate() {
+            *w = if req.mask >> lane & 1 == 1 {
+                ((word((a - lo) as usize)? << sh) as i32 >> sh) as u32
+            } else {
+                0
+            };
+        }
+        return Some(());
+    }
+    for w in words.iter_mut().take(n) {
+        *w = [0; 16];
+    }
+    for lane in 0..16 {
+        if req.mask >> lane & 1 == 1 {
+            let off = (req.addr[lane] - lo) as usize;
+            for (k, w) in words.iter_mut().enumerate().take(n) {
+                w[lane] = word(off + 4 * k)?;
+            }
+        }
+    }
+    Some(())
+}
+
+/// Whether every lane takes part and lane i accesses `lo + i * stride`.
+#[inline(always)]
+fn contiguous(req: &TmuRequest<'_>, lo: u32, stride: usize) -> bool {
+    if req.mask != 0xffff {
+        return false;
+    }
+    // Branch-free over the lanes, so the compiler vectorises it.
+    let stride = stride as u32;
+    let mut ok = true;
+    for (i, &a) in (0u32..).zip(&req.addr) {
+        ok &= a == lo.wrapping_add(i.wrapping_mul(stride));
+    }
+    ok
+}
+
+/// The shift pair that sign-extends a value of type `ty` (0 for the types not extended).
+#[inline]
+fn sign_shift(ty: Ty) -> u32 {
+    match ty {
+        Ty::I8 => 24,
+        Ty::I16 => 16,
+        _ => 0,
+    }
 }

@@ -189,6 +189,80 @@ fn eight_and_sixteen_bit_reads_extend() {
 }
 
 #[test]
+fn eight_and_sixteen_bit_reads_at_spread_addresses() {
+    // Lane l reads at byte address 4l: not back to back, so lane by lane within the span.
+    let bytes: Vec<u8> = (0..64u32).map(|i| 0x70 + i as u8).collect();
+    let data: Vec<u32> = bytes
+        .chunks(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let got = read_typed(0xf8, data.clone(), 2);
+    let want: Vec<u32> = (0..16).map(|l| bytes[4 * l] as i8 as i32 as u32).collect();
+    assert_eq!(got, want);
+    let got = read_typed(0xfe, data.clone(), 2);
+    let h = |l: usize| u16::from_le_bytes([bytes[4 * l], bytes[4 * l + 1]]);
+    assert_eq!(got, (0..16).map(|l| u32::from(h(l))).collect::<Vec<_>>());
+    let got = read_typed(0xf9, data, 2);
+    assert_eq!(
+        got,
+        (0..16)
+            .map(|l| h(l) as i16 as i32 as u32)
+            .collect::<Vec<_>>()
+    );
+}
+
+/// Writes 0x8765_4300 + lane with config `byte` at `shift`-scaled lane offsets, from the odd
+/// lanes only when `odd_only`; returns the buffer's bytes (filled with 0xaa before).
+fn write_typed(byte: u32, shift: u32, odd_only: bool) -> Vec<u8> {
+    let cond = if odd_only { ".ifna" } else { "" };
+    let src = format!(
+        "    nop ; ldunifrf.rf24
+    nop ; ldunifrf.rf25
+    nop ; ldunifrf.rf26
+    mov tmuc, rf25
+    eidx rf12
+    and.pushz -, rf12, 1
+    shl rf13, rf12, {shift}
+    add rf24, rf24, rf13
+    add rf14, rf26, rf12
+    mov tmud, rf14
+    mov{cond} tmua, rf24
+    tmuwt -
+{END}"
+    );
+    run1(
+        &src,
+        &[buf(0), cfg_word(byte), 0x8765_4300],
+        &[vec![0xaaaa_aaaa; 16]],
+        0,
+    )
+    .iter()
+    .flat_map(|w| w.to_le_bytes())
+    .collect()
+}
+
+#[test]
+fn eight_and_sixteen_bit_writes_store_the_low_bytes_only() {
+    for (byte, size) in [(0xfdu32, 1usize), (0xf8, 1), (0xfe, 2), (0xf9, 2)] {
+        for shift in [size.trailing_zeros(), 2] {
+            for odd_only in [false, true] {
+                let got = write_typed(byte, shift, odd_only);
+                let mut want = vec![0xaau8; 64];
+                for l in (0..16).filter(|l| !odd_only || l % 2 == 1) {
+                    let v = 0x8765_4300u32 + l as u32;
+                    let at = l << shift;
+                    want[at..at + size].copy_from_slice(&v.to_le_bytes()[..size]);
+                }
+                assert_eq!(
+                    got, want,
+                    "config {byte:#04x}, lane offset l << {shift}, odd lanes only: {odd_only}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn conditional_tmua_masks_lanes() {
     let src = format!(
         "{PROLOGUE}    nop ; ldunifrf.rf24
