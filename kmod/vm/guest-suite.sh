@@ -18,7 +18,7 @@ log() { echo "@@LOG $*"; }
 # Shows a file's tail in the console log (not as results), for diagnosis.
 show() { sed "s/^/    $2: /" "$1" | tail -n "${3:-40}"; }
 
-log "kernel $(uname -r), variant $VARIANT"
+log "kernel $(uname -r), variant $VARIANT, CPU SIMD: $(grep -m1 '^flags' /proc/cpuinfo | grep -oE '\b(sse4_2|avx|avx2|avx512[a-z]*)\b' | paste -sd ' ')"
 
 # ---------------------------------------------------------------------------- module load
 # daedalus.ko needs the media core modules, which are modules in this kernel configuration.

@@ -172,10 +172,10 @@ fn setup_capture(dev: &File, old: Option<Capture>) -> Result<Capture> {
     }
     ioctl::streamon(dev, CAP_Q).context("STREAMON(CAPTURE)")?;
     eprintln!(
-        "test-client: capture {}x{} {:?}, visible {}x{}, {} buffers (min {min})",
+        "test-client: capture {}x{} {}, visible {}x{}, {} buffers (min {min})",
         fmt.width,
         fmt.height,
-        fmt.pixelformat,
+        String::from_utf8_lossy(&fourcc),
         sel.width,
         sel.height,
         bufs.maps.len()
