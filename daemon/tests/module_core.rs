@@ -238,15 +238,18 @@ impl Module {
         let v = fmt.visible;
         let stride = fmt.stride as usize;
         let chroma_base = stride * fmt.height as usize;
-        let luma = v.width as usize;
-        let chroma = v.width.div_ceil(2) as usize * 2;
+        // NV12 or P010: 1 or 2 bytes per sample, the same plane layout.
+        let bps = fmt.format.bytes_per_sample() as usize;
+        let luma = v.width as usize * bps;
+        let chroma = v.width.div_ceil(2) as usize * 2 * bps;
         let mut row = vec![0u8; luma.max(chroma)];
         for y in 0..v.height as usize {
-            assert!(map.read((v.y as usize + y) * stride + v.x as usize, &mut row[..luma]));
+            let off = (v.y as usize + y) * stride + v.x as usize * bps;
+            assert!(map.read(off, &mut row[..luma]));
             self.report.frames.extend_from_slice(&row[..luma]);
         }
         for y in 0..v.height.div_ceil(2) as usize {
-            let off = chroma_base + (v.y as usize / 2 + y) * stride + v.x as usize;
+            let off = chroma_base + (v.y as usize / 2 + y) * stride + v.x as usize / 2 * 2 * bps;
             assert!(map.read(off, &mut row[..chroma]));
             self.report.frames.extend_from_slice(&row[..chroma]);
         }
@@ -255,7 +258,7 @@ impl Module {
 }
 
 /// The units one OUTPUT buffer each carries: raw H.264 cut every `chunk` bytes (as the
-/// guest's v4l2r client does), or VP9 frames from the IVF container.
+/// guest's v4l2r client does), or VP9 frames and AV1 temporal units from the IVF container.
 fn units(path: &Path, chunk: usize) -> (Codec, Vec<Vec<u8>>) {
     if path.extension().and_then(|e| e.to_str()) == Some("h264") && chunk > 0 {
         let data = std::fs::read(path).unwrap();
@@ -269,8 +272,11 @@ fn units(path: &Path, chunk: usize) -> (Codec, Vec<Vec<u8>>) {
     while let Some(p) = demux.next_packet().unwrap() {
         out.push(p.to_vec());
     }
-    let codec = if path.extension().and_then(|e| e.to_str()) == Some("h264") {
+    let stem = path.file_stem().and_then(|e| e.to_str()).unwrap_or("");
+    let codec = if stem.starts_with("h264") {
         Codec::H264
+    } else if stem.starts_with("av1") {
+        Codec::Av1
     } else {
         Codec::Vp9
     };
@@ -569,10 +575,11 @@ fn resolution_change_with_buffers_at_the_daemon_and_without_an_early_drain() {
     }
 }
 
-/// One access unit (or VP9 frame) per OUTPUT buffer: every frame comes back with the
-/// timestamp of the buffer it came from, each exactly once, as clients that match CAPTURE
-/// to OUTPUT buffers by timestamp (GStreamer's v4l2videodec) need. The first H.264 frame
-/// once carried the newest request's timestamp instead.
+/// One access unit (or VP9 frame, or AV1 temporal unit) per OUTPUT buffer: every frame
+/// comes back with the timestamp of the buffer it came from, each exactly once, as clients
+/// that match CAPTURE to OUTPUT buffers by timestamp (GStreamer's v4l2videodec) need. The
+/// first H.264 frame once carried the newest request's timestamp instead. The 10-bit streams
+/// come back as P010, AV1 as NV12, each frame equal to FFmpeg's.
 #[test]
 fn every_frame_carries_the_timestamp_of_its_access_unit() {
     for name in [
@@ -583,6 +590,9 @@ fn every_frame_carries_the_timestamp_of_its_access_unit() {
         "h264_reschange_320x240_176x144",
         "vp9_8bit_320x240",
         "vp9_reschange_320x240_176x144",
+        "h264_high10_320x240",
+        "vp9_10bit_320x240",
+        "av1_320x240",
     ] {
         let s = streams()
             .into_iter()

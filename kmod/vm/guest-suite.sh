@@ -18,7 +18,7 @@ log() { echo "@@LOG $*"; }
 # Shows a file's tail in the console log (not as results), for diagnosis.
 show() { sed "s/^/    $2: /" "$1" | tail -n "${3:-40}"; }
 
-log "kernel $(uname -r), variant $VARIANT"
+log "kernel $(uname -r), variant $VARIANT, CPU SIMD: $(grep -m1 '^flags' /proc/cpuinfo | grep -oE '\b(sse4_2|avx|avx2|avx512[a-z]*)\b' | paste -sd ' ')"
 
 # ---------------------------------------------------------------------------- module load
 # daedalus.ko needs the media core modules, which are modules in this kernel configuration.
@@ -341,7 +341,7 @@ fi
 # -------------------------------------------------------------- end to end with the daemon
 # These need the daemon binary with its /dev/daedalus transport and the committed streams.
 STREAMS=$WORKSPACE/golden/streams
-E2E="ffmpeg-h264 ffmpeg-vp9 gst-h264 gst-vp9 v4l2r-client compliance-streaming daemon-kill daemon-sigterm"
+E2E="ffmpeg-h264 ffmpeg-vp9 gst-h264 gst-vp9 v4l2r-client v4l2r-client-vp9 v4l2r-client-10bit v4l2r-client-av1 compliance-streaming daemon-kill daemon-sigterm"
 why=""
 if [ -z "$DAEMON" ] || [ ! -x "$DAEMON" ]; then
     why="the daemon binary (target/*/daedalusd) is not built"
@@ -507,35 +507,71 @@ PY
         "$STREAMS/vp9_lossless_176x144.ivf" "$STREAMS/vp9_odd_201x131.ivf" \
         "$STREAMS/vp9_reschange_320x240_176x144.ivf"
 
-    # The v4l2r client feeds arbitrary 3000-byte chunks and writes each frame's visible
-    # rectangle at its own size, so it covers what FFmpeg's wrapper cannot: an odd size and
-    # a resolution change (whose drain command, with 3000-byte chunks, may reach the daemon
-    # before the change). The reference keeps every frame at its own size (-autoscale 0).
+    # The v4l2r client (kmod/testpeer) covers what FFmpeg's and GStreamer's wrappers cannot:
+    # odd sizes written at their visible size, a resolution change (whose drain command, with
+    # 3000-byte chunks, may reach the daemon before the change), 10-bit streams on P010, and
+    # AV1. H.264 goes in arbitrary 3000-byte chunks; VP9 and AV1 go one frame (temporal
+    # unit) per buffer, as their formats require: from IVF, from an AV1 low-overhead OBU
+    # stream, or from Annex B rewritten as OBUs by the client. Each output must equal
+    # `ffmpeg -threads 1 -i IN -autoscale 0 -f rawvideo -pix_fmt nv12|p010le`, every frame at
+    # its own size.
     CLIENT=${PEER:+$(dirname "$PEER")/daedalus-test-client}
-    if [ -z "$CLIENT" ] || [ ! -x "$CLIENT" ]; then
-        skip v4l2r-client "the test client was not built (target/vm-test-peer-build.log)"
-    else
-        ok="" bad=""
-        for b in h264_odd_200x130 h264_reschange_320x240_176x144 h264_high_bframes_wp_320x240; do
-            s=$STREAMS/$b.h264
-            if ffmpeg -v error -threads 1 -i "$s" -autoscale 0 -fps_mode passthrough \
-                -f rawvideo -pix_fmt nv12 -y "$OUT/$b.cref" &&
-                r=$(timeout 120 "$CLIENT" --device "$DEV" --input "$s" --chunk 3000 \
-                    --output "$OUT/$b.cout" 2>"$OUT/$b.cerr") &&
+    client_check() { # name pix_fmt stream... (the codec comes from the name's prefix)
+        local name=$1 fmt=$2 s b codec r ok="" bad=""
+        shift 2
+        if [ -z "$CLIENT" ] || [ ! -x "$CLIENT" ]; then
+            skip "$name" "the test client was not built (target/vm-test-peer-build.log)"
+            return
+        fi
+        for s in "$@"; do
+            b=$(basename "$s")
+            case "$b" in
+            h264_*) codec=H264 ;;
+            vp9_*) codec=VP90 ;;
+            av1_*) codec=AV01 ;;
+            esac
+            if [ ! -s "$s" ]; then
+                bad="$bad $b(missing)"
+            elif ffmpeg -v error -threads 1 -i "$s" -autoscale 0 -fps_mode passthrough \
+                -f rawvideo -pix_fmt "$fmt" -y "$OUT/$b.cref" 2>"$OUT/$b.creferr" &&
+                [ -s "$OUT/$b.cref" ] &&
+                r=$(timeout 120 "$CLIENT" --device "$DEV" --input "$s" --codec "$codec" \
+                    --chunk 3000 --output "$OUT/$b.cout" 2>"$OUT/$b.cerr") &&
                 cmp -s "$OUT/$b.cref" "$OUT/$b.cout"; then
-                ok="$ok $b (${r#test-client: })"
+                ok="$ok $b (${r#test-client: }; $(grep -m1 -oE '[0-9]+ units from [^ ]+ \([a-z]+\)' "$OUT/$b.cerr" | sed 's/ from [^ ]*//'), $(grep -m1 -oE 'capture [0-9]+x[0-9]+ [A-Z0-9]+' "$OUT/$b.cerr"))"
             else
-                bad="$bad $b($(stat -c %s "$OUT/$b.cout" 2>/dev/null || echo no) of $(stat -c %s "$OUT/$b.cref") bytes: $(tail -1 "$OUT/$b.cerr"))"
+                bad="$bad $b($(stat -c %s "$OUT/$b.cout" 2>/dev/null || echo no) of $(stat -c %s "$OUT/$b.cref" 2>/dev/null || echo no) bytes: $(tail -1 "$OUT/$b.cerr" 2>/dev/null) $(tail -1 "$OUT/$b.creferr" 2>/dev/null))"
                 show "$OUT/$b.cerr" "client $b" 10
             fi
         done
         if [ -z "$bad" ]; then
-            pass v4l2r-client "byte-identical to FFmpeg's software decode:$ok"
+            pass "$name" "byte-identical to FFmpeg's software decode:$ok"
         else
-            fail v4l2r-client "differ or failed:$bad"
+            fail "$name" "differ or failed:$bad"
             show "$OUT/daemon.log" daemon 20
         fi
+    }
+    client_check v4l2r-client nv12 "$STREAMS/h264_odd_200x130.h264" \
+        "$STREAMS/h264_reschange_320x240_176x144.h264" "$STREAMS/h264_high_bframes_wp_320x240.h264"
+    client_check v4l2r-client-vp9 nv12 "$STREAMS/vp9_8bit_320x240.ivf" \
+        "$STREAMS/vp9_odd_201x131.ivf" "$STREAMS/vp9_reschange_320x240_176x144.ivf"
+    client_check v4l2r-client-10bit p010le "$STREAMS/vp9_10bit_320x240.ivf" \
+        "$STREAMS/h264_high10_320x240.h264"
+    # AV1 in its three framings: the committed IVF; the same temporal units as a
+    # low-overhead OBU stream (FFmpeg's obu muxer); and an Annex-B stream that libaom's
+    # aomenc writes itself (no tool here turns IVF into Annex B), from the same test source.
+    ffmpeg -v error -i "$STREAMS/av1_320x240.ivf" -c copy -f obu -y "$OUT/av1_320x240.obu"
+    if command -v aomenc >/dev/null; then
+        ffmpeg -v error -f lavfi -i 'testsrc2=size=320x240:rate=25,trim=end_frame=10' \
+            -pix_fmt yuv420p -f yuv4mpegpipe -y "$OUT/av1src.y4m" &&
+            aomenc --quiet --obu --annexb=1 --cpu-used=8 --threads=1 --limit=10 \
+                --kf-max-dist=10 --target-bitrate=200 -o "$OUT/av1_annexb_320x240.obu" \
+                "$OUT/av1src.y4m" 2>"$OUT/aomenc.err" || show "$OUT/aomenc.err" aomenc
+    else
+        log "aomenc is missing (Debian aom-tools, listed in kmod/apt-packages.txt): no Annex-B stream"
     fi
+    client_check v4l2r-client-av1 nv12 "$STREAMS/av1_320x240.ivf" "$OUT/av1_320x240.obu" \
+        "$OUT/av1_annexb_320x240.obu"
 
     # Streaming compliance with the real daemon; the baseline is vicodec's non-streaming
     # failures (its own streaming run does not finish in this guest, see above).

@@ -1,15 +1,21 @@
 //! `daedalus-test-client`: a stateful-decoder client built on `v4l2r`, for the VM suite.
 //!
-//! It streams a file through `/dev/videoN` in fixed-size chunks with 4-deep OUTPUT and
-//! CAPTURE queues, follows the sequences of `dev-decoder.rst` (initialization and capture
-//! setup on `V4L2_EVENT_SOURCE_CHANGE`, dynamic resolution change, a seek with
+//! It streams a file through `/dev/videoN` with 4-deep OUTPUT and CAPTURE queues: H.264 in
+//! fixed-size chunks, VP9 and AV1 as whole frames from IVF, AV1 low-overhead OBU or Annex-B
+//! files ([`units`]). It follows the sequences of `dev-decoder.rst` (initialization and
+//! capture setup on `V4L2_EVENT_SOURCE_CHANGE`, dynamic resolution change, a seek with
 //! `STREAMOFF/STREAMON(OUTPUT)` when `--seek-at` is given, and the final drain with
-//! `V4L2_DEC_CMD_STOP`), writes every decoded frame's visible area as NV12 and prints one
-//! summary line. With `--expect-peer` it also checks the content the scripted peer writes
-//! (luma bytes = frame number, strictly increasing; chroma 0x80).
+//! `V4L2_DEC_CMD_STOP`), takes whatever CAPTURE format the source change announces (NV12,
+//! or P010 for a 10-bit stream), writes every decoded frame's visible rectangle tightly
+//! packed (as `ffmpeg -f rawvideo` does) and prints one summary line. With `--expect-peer`
+//! it also checks the content the scripted peer writes (luma bytes = frame number, strictly
+//! increasing; chroma 0x80).
+
+mod units;
 
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
 
@@ -34,6 +40,7 @@ struct Opts {
     output: Option<String>,
     codec: [u8; 4],
     chunk: u32,
+    container: Option<units::Container>,
     seek_at: Option<u32>,
     seek_skip: u32,
     expect_peer: bool,
@@ -94,7 +101,40 @@ struct Capture {
     bufs: Buffers,
     height: u32,
     stride: u32,
-    visible: (u32, u32),
+    /// Bytes per sample: 1 for NV12, 2 for P010.
+    bps: u32,
+    /// The visible rectangle: left, top, width, height.
+    visible: (u32, u32, u32, u32),
+}
+
+impl Capture {
+    /// Writes the visible rectangle of the frame in `data` tightly packed: the luma rows,
+    /// then the interleaved chroma rows of `2 * ceil(width / 2)` samples (FFmpeg's rawvideo
+    /// layout for nv12 and p010le).
+    fn write_visible(&self, data: &[u8], f: &mut File) -> Result<()> {
+        let (left, top, vw, vh) = self.visible;
+        let (stride, bps) = (self.stride as usize, self.bps as usize);
+        let luma_size = stride * self.height as usize;
+        let rows = (0..vh).map(|r| {
+            let s = (top + r) as usize * stride + left as usize * bps;
+            (s, vw as usize * bps)
+        });
+        let chroma = (0..vh.div_ceil(2)).map(|r| {
+            let s = luma_size + (top / 2 + r) as usize * stride + (left / 2 * 2) as usize * bps;
+            (s, vw.div_ceil(2) as usize * 2 * bps)
+        });
+        for (s, n) in rows.chain(chroma) {
+            let row = data.get(s..s + n).with_context(|| {
+                format!(
+                    "the visible rectangle {vw}x{vh}+{left}+{top} does not fit a frame of \
+                     {} bytes with {stride}-byte lines",
+                    data.len()
+                )
+            })?;
+            f.write_all(row)?;
+        }
+        Ok(())
+    }
 }
 
 fn setup_capture(dev: &File, old: Option<Capture>) -> Result<Capture> {
@@ -105,6 +145,18 @@ fn setup_capture(dev: &File, old: Option<Capture>) -> Result<Capture> {
             .context("REQBUFS(CAPTURE, 0)")?;
     }
     let fmt: Format = ioctl::g_fmt(dev, CAP_Q).context("G_FMT(CAPTURE)")?;
+    // The decoder does not convert: take the format it announces (dev-decoder.rst,
+    // "Capture Setup"), NV12 for 8-bit streams and P010 for 10-bit ones.
+    let fourcc: [u8; 4] = fmt.pixelformat.into();
+    let bps = match &fourcc {
+        b"NV12" => 1,
+        b"P010" => 2,
+        other => bail!(
+            "the decoder announced capture format {}, this client writes only NV12 and P010",
+            String::from_utf8_lossy(other)
+        ),
+    };
+    let fmt: Format = ioctl::s_fmt(&mut dev.as_fd(), (CAP_Q, &fmt)).context("S_FMT(CAPTURE)")?;
     let min = ioctl::g_ctrl(dev, bindings::V4L2_CID_MIN_BUFFERS_FOR_CAPTURE)
         .context("V4L2_CID_MIN_BUFFERS_FOR_CAPTURE")? as u32;
     let sel: bindings::v4l2_rect = ioctl::g_selection(
@@ -120,10 +172,10 @@ fn setup_capture(dev: &File, old: Option<Capture>) -> Result<Capture> {
     }
     ioctl::streamon(dev, CAP_Q).context("STREAMON(CAPTURE)")?;
     eprintln!(
-        "test-client: capture {}x{} {:?}, visible {}x{}, {} buffers (min {min})",
+        "test-client: capture {}x{} {}, visible {}x{}, {} buffers (min {min})",
         fmt.width,
         fmt.height,
-        fmt.pixelformat,
+        String::from_utf8_lossy(&fourcc),
         sel.width,
         sel.height,
         bufs.maps.len()
@@ -131,8 +183,17 @@ fn setup_capture(dev: &File, old: Option<Capture>) -> Result<Capture> {
     Ok(Capture {
         bufs,
         height: fmt.height,
-        stride: fmt.plane_fmt.first().map_or(fmt.width, |p| p.bytesperline),
-        visible: (sel.width, sel.height),
+        stride: fmt
+            .plane_fmt
+            .first()
+            .map_or(fmt.width * bps, |p| p.bytesperline),
+        bps,
+        visible: (
+            u32::try_from(sel.left).context("negative compose rectangle")?,
+            u32::try_from(sel.top).context("negative compose rectangle")?,
+            sel.width,
+            sel.height,
+        ),
     })
 }
 
@@ -151,16 +212,31 @@ fn run(o: &Opts) -> Result<()> {
         Some(p) => Some(File::create(p).with_context(|| format!("cannot create {p}"))?),
         None => None,
     };
+    let (container, chunks) = units::split(&input, o.codec, o.chunk as usize, o.container)
+        .with_context(|| format!("cannot cut {} into buffers", o.input))?;
+    let largest = chunks.iter().map(Vec::len).max().unwrap_or(0);
     let fmt = Format {
         width: 0,
         height: 0,
         pixelformat: PixelFormat::from(&o.codec),
         plane_fmt: vec![PlaneLayout {
-            sizeimage: o.chunk,
+            sizeimage: u32::try_from(largest).context("a frame of 4 GiB or more")?,
             bytesperline: 0,
         }],
     };
-    let _: Format = ioctl::s_fmt(&mut dev, (OUT_Q, &fmt)).context("S_FMT(OUTPUT)")?;
+    let got: Format = ioctl::s_fmt(&mut dev, (OUT_Q, &fmt)).context("S_FMT(OUTPUT)")?;
+    if got.plane_fmt.first().map_or(0, |p| p.sizeimage as usize) < largest {
+        bail!(
+            "the largest unit of {} has {largest} bytes, more than the OUTPUT buffer size the \
+             driver allows",
+            o.input
+        );
+    }
+    eprintln!(
+        "test-client: {} units from {} ({container}), the largest {largest} bytes",
+        chunks.len(),
+        o.input
+    );
     ioctl::subscribe_event(
         &dev,
         EventType::SourceChange(0),
@@ -172,7 +248,6 @@ fn run(o: &Opts) -> Result<()> {
     let mut outb = map_buffers(&dev, OUT_Q, DEPTH)?;
     ioctl::streamon(&dev, OUT_Q).context("STREAMON(OUTPUT)")?;
 
-    let chunks: Vec<&[u8]> = input.chunks(o.chunk as usize).collect();
     let mut next = 0usize;
     let mut cap: Option<Capture> = None;
     let (mut frames, mut changes, mut seeks, mut last_luma) = (0u32, 0u32, 0u32, None::<u8>);
@@ -188,7 +263,7 @@ fn run(o: &Opts) -> Result<()> {
         // Feed the OUTPUT queue.
         while next < chunks.len() {
             let Some(i) = outb.free.pop() else { break };
-            let data = chunks[next];
+            let data = &chunks[next];
             outb.maps[i as usize][..data.len()].copy_from_slice(data);
             queue(&dev, OUT_Q, i, data.len(), next as i64 + 1)?;
             next += 1;
@@ -258,7 +333,6 @@ fn run(o: &Opts) -> Result<()> {
             }
             if used > 0 {
                 let data = &c.bufs.maps[b.index() as usize][..used];
-                let (vw, vh) = c.visible;
                 let luma_size = (c.stride * c.height) as usize;
                 if o.expect_peer {
                     let y = data[0];
@@ -276,14 +350,7 @@ fn run(o: &Opts) -> Result<()> {
                     last_luma = Some(y);
                 }
                 if let Some(f) = out.as_mut() {
-                    for row in 0..vh {
-                        let s = (row * c.stride) as usize;
-                        f.write_all(&data[s..s + vw as usize])?;
-                    }
-                    for row in 0..vh.div_ceil(2) {
-                        let s = luma_size + (row * c.stride) as usize;
-                        f.write_all(&data[s..s + vw as usize])?;
-                    }
+                    c.write_visible(data, f)?;
                 }
                 frames += 1;
             }
@@ -340,6 +407,7 @@ fn main() -> Result<()> {
         output: None,
         codec: *b"H264",
         chunk: 65536,
+        container: None,
         seek_at: None,
         seek_skip: 0,
         expect_peer: false,
@@ -360,14 +428,23 @@ fn main() -> Result<()> {
                     .with_context(|| format!("codec `{c}` is not a fourcc such as H264 or VP90"))?;
             }
             "--chunk" => o.chunk = v()?.parse().context("--chunk")?,
+            "--container" => {
+                o.container = Some(match v()?.as_str() {
+                    "chunks" => units::Container::Chunks,
+                    "ivf" => units::Container::Ivf,
+                    "obu" => units::Container::Obu,
+                    "annexb" => units::Container::AnnexB,
+                    c => bail!("unknown container `{c}`: use chunks, ivf, obu or annexb"),
+                })
+            }
             "--seek-at" => o.seek_at = Some(v()?.parse().context("--seek-at")?),
             "--seek-skip" => o.seek_skip = v()?.parse().context("--seek-skip")?,
             "--expect-peer" => o.expect_peer = true,
             "--timeout" => o.timeout = Duration::from_secs(v()?.parse().context("--timeout")?),
             other => bail!(
                 "unknown option `{other}`; options: --device DEV --input FILE [--output FILE] \
-                 [--codec FOURCC] [--chunk BYTES] [--seek-at N --seek-skip N] [--expect-peer] \
-                 [--timeout SECS]"
+                 [--codec H264|VP90|AV01] [--chunk BYTES] [--container chunks|ivf|obu|annexb] \
+                 [--seek-at N --seek-skip N] [--expect-peer] [--timeout SECS]"
             ),
         }
     }
