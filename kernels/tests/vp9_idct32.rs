@@ -37,68 +37,9 @@ fn every_fixture_case_in_one_batch() {
 /// puts coefficients there (which a conforming decoder never leaves).
 #[test]
 fn dc_only_ignores_and_keeps_the_other_coefficients() {
-    let device = common::device();
-    const N: usize = 1024;
-    let stride = 72u32;
-    let dc = [1000i16, -32768, 700, 32767, -5];
-    let n = dc.len();
-    let mut pixels = vec![0u8; stride as usize * 32 * n];
-    for (i, p) in pixels.iter_mut().enumerate() {
-        *p = (i * 37 % 256) as u8;
-    }
-    let mut coefs_in = vec![0i16; N * n];
-    let mut blocks = Vec::new();
-    for (b, &d) in dc.iter().enumerate() {
-        coefs_in[N * b] = d;
-        // Block 2 is a full block holding only its DC (eob 2): the same pixels, every
-        // coefficient cleared. The others are DC-only with coefficients behind the DC.
-        if b != 2 {
-            for i in 1..N {
-                coefs_in[N * b + i] = (i as i16 * 31 - 5000) * if b % 2 == 0 { 1 } else { -1 };
-            }
-        }
-        blocks.push(Vp9Block {
-            dest: kernels::Dest {
-                offset: stride * 32 * b as u32 + 4,
-                stride,
-            },
-            tx_type: TxType::DctDct,
-            eob: if b == 2 { 2 } else { 1 },
-        });
-    }
-    let mut plane = device.alloc(pixels.len() as u32).unwrap();
-    plane.write(0, &pixels).unwrap();
-    let mut coefs = device.alloc(coefs_in.len() as u32 * 2).unwrap();
-    coefs.write_pod(0, &coefs_in).unwrap();
-    Vp9Idct32::new(&device)
-        .unwrap()
-        .run(&device, &mut plane, &mut coefs, &blocks)
-        .unwrap();
-
-    let mut want = pixels.clone();
-    let mut want_coefs = coefs_in.clone();
-    for (b, &d) in dc.iter().enumerate() {
-        // vp9dsp_template.c, itxfm_wrapper with bits 6.
-        let t = (((i32::from(d) * 11585 + (1 << 13)) >> 14) * 11585 + (1 << 13)) >> 14;
-        let r = (t + 32) >> 6;
-        for y in 0..32 {
-            for x in 0..32 {
-                let at = (stride * (32 * b as u32 + y) + 4 + x) as usize;
-                want[at] = (i32::from(want[at]) + r).clamp(0, 255) as u8;
-            }
-        }
-        if b == 2 {
-            want_coefs[N * b..N * (b + 1)].fill(0);
-        } else {
-            want_coefs[N * b] = 0;
-        }
-    }
-    assert_eq!(plane.to_vec().unwrap(), want, "pixels");
-    assert_eq!(
-        coefs.read_pod::<i16>(0, coefs_in.len()).unwrap(),
-        want_coefs,
-        "coefficients"
-    );
+    common::vp9_dc_only_keeps_the_other_coefficients(32, |device, plane, coefs, blocks| {
+        Vp9Idct32::new(device)?.run(device, plane, coefs, blocks)
+    });
 }
 
 /// The scratch is one block per hardware thread, sized from the device at `new`: a GPU with
