@@ -635,9 +635,13 @@ impl SessionWorker {
         };
         let layout = PlaneLayout::capture(fmt.stride as usize, fmt.height);
         let ok = match self.capture.get(&buffer) {
-            Some(map) => write_picture(&*pic, &layout, &mut self.row, &mut |off, bytes| {
-                map.write(off, bytes)
-            }),
+            Some(map) => {
+                // Dropped (fenced) before the FrameDone below announces the frame.
+                let mut w = map.streaming();
+                write_picture(&*pic, &layout, &mut self.row, &mut |off, bytes| {
+                    w.write(off, bytes)
+                })
+            }
             None => false,
         };
         let (cookie, timestamp) = self.lookup_tag(info.tag);
