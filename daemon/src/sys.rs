@@ -803,7 +803,8 @@ impl Mapping {
 /// client, a display or an encoder), never by the decoder. With ordinary stores each
 /// destination line is first fetched for ownership and then evicted later, and `perf record`
 /// of the loopback benchmark put that copy at 9 % of the decoding thread's time on 1080p
-/// H.264; non-temporal stores cut it by about a third (docs/daemon.md, "Benchmark").
+/// H.264; non-temporal stores cut it by a fifth to a half in alternated runs (docs/daemon.md,
+/// "Benchmark").
 /// Elsewhere (aarch64) rows are copied plainly.
 ///
 /// Non-temporal stores are weakly ordered: dropping the writer issues `sfence`, so every
