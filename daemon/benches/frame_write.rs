@@ -5,10 +5,15 @@
 //!
 //! * `scratch_rows`: every row through the scratch row, then copied (the writer before
 //!   `write_picture` used `Picture::direct_row`);
-//! * `direct_luma`: luma rows copied straight from the decoder's plane, as the daemon does.
+//! * `direct_luma`: luma rows copied straight from the decoder's plane, with ordinary
+//!   stores;
+//! * `direct_luma_streaming`: the same through `Mapping::streaming`'s non-temporal stores,
+//!   as the daemon writes capture buffers.
 //!
 //! Source and destination stay in the caches between iterations, so this is the cost of
-//! the work itself, not of memory traffic a real pipeline adds.
+//! the work itself, not of memory traffic a real pipeline adds; non-temporal stores always
+//! go to memory and so lose here what they win in the loopback benchmark, where the
+//! destination is not cached anyway (docs/daemon.md, "Benchmark").
 //!
 //! `cargo bench -p daedalus-daemon --bench frame_write`
 
@@ -79,6 +84,12 @@ fn frame_write(c: &mut Criterion) {
     });
     g.bench_function("direct_luma", |b| {
         b.iter(|| assert!(write_picture(&**pic, &layout, &mut row, &mut |o, s| map.write(o, s))))
+    });
+    g.bench_function("direct_luma_streaming", |b| {
+        b.iter(|| {
+            let mut w = map.streaming();
+            assert!(write_picture(&**pic, &layout, &mut row, &mut |o, s| w.write(o, s)))
+        })
     });
     g.finish();
 }

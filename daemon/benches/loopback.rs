@@ -9,6 +9,10 @@
 //! both alike. Two figures per side: wall-clock frames per second (best run), and frames
 //! per CPU-second (user + system time of the run: this process's threads for the daemon and
 //! its client, the child for ffmpeg; best run), which a loaded machine disturbs far less.
+//!
+//! For profiling one side under `perf stat`/`perf record`/callgrind, `DAEDALUS_BENCH_SIDE`
+//! (`daemon` or `ffmpeg`) runs only that side and `DAEDALUS_BENCH_STREAM` (`h264` or `vp9`)
+//! only that stream; the ratios are then not printed.
 
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -140,6 +144,21 @@ fn main() {
     daedalus_daemon::sys::set_log_verbose(false);
     let repeat = env_usize("DAEDALUS_BENCH_REPEAT", 40).max(1);
     let runs = env_usize("DAEDALUS_BENCH_RUNS", 7).max(1);
+    let side = std::env::var("DAEDALUS_BENCH_SIDE").unwrap_or_default();
+    let (run_daemon, run_ffmpeg) = match side.as_str() {
+        "" | "both" => (true, true),
+        "daemon" => (true, false),
+        "ffmpeg" => (false, true),
+        other => {
+            eprintln!("DAEDALUS_BENCH_SIDE={other}: expected daemon, ffmpeg or both");
+            std::process::exit(2);
+        }
+    };
+    let only = std::env::var("DAEDALUS_BENCH_STREAM").unwrap_or_default();
+    if !["", "h264", "vp9"].contains(&only.as_str()) {
+        eprintln!("DAEDALUS_BENCH_STREAM={only}: expected h264 or vp9");
+        std::process::exit(2);
+    }
     let streams = Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/streams");
     let dir = std::env::temp_dir().join(format!("daedalusd-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -147,6 +166,9 @@ fn main() {
         "stream            frames | wall fps: daemon  ffmpeg  ratio | fps per cpu-s: daemon  ffmpeg  ratio"
     );
     for (name, ivf) in [("h264_1080p.h264", false), ("vp9_1080p.ivf", true)] {
+        if !only.is_empty() && !name.starts_with(only.as_str()) {
+            continue;
+        }
         let src = std::fs::read(streams.join(name)).unwrap();
         let long = if ivf {
             repeat_ivf(&src, repeat)
@@ -160,16 +182,42 @@ fn main() {
         let mut nc = Duration::MAX;
         let mut frames = 0;
         for _ in 0..runs {
-            let (n, d) = time_daemon(&path);
-            frames = n;
-            dw = dw.min(d.wall);
-            dc = dc.min(d.cpu);
-            let f = time_ffmpeg(&path, false);
-            fw = fw.min(f.wall);
-            fc = fc.min(f.cpu);
-            nc = nc.min(time_ffmpeg(&path, true).cpu);
+            if run_daemon {
+                let (n, d) = time_daemon(&path);
+                frames = n;
+                dw = dw.min(d.wall);
+                dc = dc.min(d.cpu);
+            }
+            if run_ffmpeg {
+                let f = time_ffmpeg(&path, false);
+                fw = fw.min(f.wall);
+                fc = fc.min(f.cpu);
+                nc = nc.min(time_ffmpeg(&path, true).cpu);
+            }
         }
         let fps = |d: Duration| frames as f64 / d.as_secs_f64();
+        if !(run_daemon && run_ffmpeg) {
+            let (who, wall, cpu) = if run_daemon {
+                ("daemon", dw, dc)
+            } else {
+                ("ffmpeg", fw, fc)
+            };
+            println!(
+                "{name:<17} {who}: wall {:.3} s, cpu {:.3} s{}",
+                wall.as_secs_f64(),
+                cpu.as_secs_f64(),
+                if run_daemon {
+                    format!(
+                        ", {frames} frames, {:.1} fps, {:.1} fps per cpu-s",
+                        fps(wall),
+                        fps(cpu)
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            continue;
+        }
         println!(
             "{name:<17} {frames:>6} |        {:>7.1} {:>7.1}  {:>5.3} |               {:>7.1} {:>7.1}  {:>5.3}",
             fps(dw),

@@ -8,6 +8,7 @@
 //! stop consuming input while [`MAX_PENDING`] decoded frames wait for capture buffers, so
 //! memory stays bounded whatever the module does.
 
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
@@ -473,6 +474,11 @@ struct SessionWorker {
     drain_last_flagged: bool,
     scratch: Vec<u8>,
     row: Vec<u8>,
+    /// A successful `InputDone` held back because the frame it released is written next:
+    /// it goes out right before the next message (that frame's `FrameDone`), so the peer
+    /// is woken once for both instead of once each. Held only while a write is the next
+    /// step, and sent before the worker waits for requests.
+    held_input_done: Cell<Option<u32>>,
 }
 
 impl SessionWorker {
@@ -505,14 +511,29 @@ impl SessionWorker {
             drain_last_flagged: false,
             scratch: Vec::new(),
             row: Vec::new(),
+            held_input_done: Cell::new(None),
         }
     }
 
     fn send(&self, m: &Message<'_>) {
+        self.send_held();
+        self.send_now(m);
+    }
+
+    fn send_now(&self, m: &Message<'_>) {
         // A failed send means the peer is gone; the connection thread sees it too and ends
         // this worker by dropping its channel.
         if let Err(e) = self.out.send(self.id, m, &[]) {
             debug!(session = self.id, "send failed: {e}");
+        }
+    }
+
+    fn send_held(&self) {
+        if let Some(cookie) = self.held_input_done.take() {
+            self.send_now(&Message::InputDone {
+                cookie,
+                status: Status::Ok,
+            });
         }
     }
 
@@ -535,6 +556,7 @@ impl SessionWorker {
                     Err(TryRecvError::Disconnected) => return,
                 }
             } else {
+                self.send_held();
                 match rx.recv() {
                     Ok(c) => Some(c),
                     Err(_) => return,
@@ -635,9 +657,13 @@ impl SessionWorker {
         };
         let layout = PlaneLayout::capture(fmt.stride as usize, fmt.height);
         let ok = match self.capture.get(&buffer) {
-            Some(map) => write_picture(&*pic, &layout, &mut self.row, &mut |off, bytes| {
-                map.write(off, bytes)
-            }),
+            Some(map) => {
+                // Dropped (fenced) before the FrameDone below announces the frame.
+                let mut w = map.streaming();
+                write_picture(&*pic, &layout, &mut self.row, &mut |off, bytes| {
+                    w.write(off, bytes)
+                })
+            }
             None => false,
         };
         let (cookie, timestamp) = self.lookup_tag(info.tag);
@@ -698,6 +724,11 @@ impl SessionWorker {
             .decoder
             .decode(&self.scratch, tag, &mut |p| pending.push_back(p));
         match r {
+            Ok(()) if self.can_write() => {
+                let _ = self.in_flight.remove(d.cookie);
+                self.send_held();
+                self.held_input_done.set(Some(d.cookie));
+            }
             Ok(()) => self.input_done(d.cookie, Status::Ok),
             Err(e) => {
                 let code = if e.is_bad_input() {
@@ -841,6 +872,7 @@ impl SessionWorker {
                 while self.can_write() {
                     self.write_front();
                 }
+                self.send_held();
                 return false;
             }
         }
