@@ -17,7 +17,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let name = args.first().map_or("h264_idct4", String::as_str);
     let Some(which) = Which::from_name(name) else {
-        eprintln!("unknown kernel `{name}`; one of: h264_idct4, h264_idct8, h264_idct4_dc, h264_idct8_dc, vp9_itxfm4, vp9_itxfm8, vp9_itxfm16, vp9_iwht4, vp9_idct32");
+        eprintln!(
+            "unknown kernel `{name}`; one of: h264_idct4, h264_idct8, h264_idct4_dc, h264_idct8_dc, vp9_itxfm4, vp9_itxfm8, vp9_itxfm16, vp9_iwht4, vp9_idct32"
+        );
         return ExitCode::FAILURE;
     };
     let number = |i: usize, default: usize, what: &str| -> Result<usize, ExitCode> {
@@ -29,10 +31,7 @@ fn main() -> ExitCode {
             }),
         }
     };
-    let (iters, host_threads) = match (
-        number(1, 20, "ITERATIONS"),
-        number(2, 1, "HOST_THREADS"),
-    ) {
+    let (iters, host_threads) = match (number(1, 20, "ITERATIONS"), number(2, 1, "HOST_THREADS")) {
         (Ok(i), Ok(h)) => (i.max(1), h.max(1)),
         (Err(e), _) | (_, Err(e)) => return e,
     };
