@@ -307,9 +307,9 @@ fn plain_words(
     let n = n as usize;
     // One copy of the lane loops per access size, so each lane is a fixed-size load or store.
     match (size, is_write) {
-        (1, true) => span_write::<1>(&mut mem.data_mut(bo)[base..end], req, lo, n),
-        (2, true) => span_write::<2>(&mut mem.data_mut(bo)[base..end], req, lo, n),
-        (_, true) => span_write::<4>(&mut mem.data_mut(bo)[base..end], req, lo, n),
+        (1, true) => span_write::<1>(mem.data_mut(bo, base, end), req, lo, n),
+        (2, true) => span_write::<2>(mem.data_mut(bo, base, end), req, lo, n),
+        (_, true) => span_write::<4>(mem.data_mut(bo, base, end), req, lo, n),
         (1, false) => span_read::<1>(&mem.data(bo)[base..end], req, lo, n, ty, words),
         (2, false) => span_read::<2>(&mem.data(bo)[base..end], req, lo, n, ty, words),
         (_, false) => span_read::<4>(&mem.data(bo)[base..end], req, lo, n, ty, words),
