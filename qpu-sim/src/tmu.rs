@@ -110,7 +110,12 @@ pub(crate) fn lookup(
         _ => Ty::Vec(1),
     };
     let active = (0..16u32).filter(|&l| req.mask >> l & 1 == 1);
-    let nactive = req.mask.count_ones();
+    // The baseline x86-64 target has no popcnt instruction; most lookups use every lane.
+    let nactive = if req.mask == 0xffff {
+        16
+    } else {
+        req.mask.count_ones()
+    };
     let has_data = !req.data.is_empty();
     if op == 15 {
         let n = ty.words();
