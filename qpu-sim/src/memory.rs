@@ -45,9 +45,10 @@ pub(crate) struct Bo {
     /// One bit per page, set when the page is saved: what a TMU write checks, a word for 64
     /// pages (a lookup whose lanes work on blocks all over a frame spans hundreds).
     saved_bits: Vec<u64>,
-    /// The pages not saved yet: 0 once a dispatch has written every page, when a write
-    /// checks nothing more.
-    unsaved: usize,
+    /// A run `[start, end)` of saved pages, grown by each save that touches it. A lookup
+    /// saves every page of its span, and spans of lanes working all over a frame overlap, so
+    /// the saved pages soon form one run and a write's check is two compares.
+    run: (usize, usize),
 }
 
 impl Bo {
@@ -126,7 +127,7 @@ impl Memory {
             i,
             Bo {
                 addr,
-                unsaved: data.len().div_ceil(PAGE),
+                run: (0, 0),
                 data,
                 saved: Vec::new(),
                 saved_bits: Vec::new(),
@@ -244,7 +245,8 @@ impl Memory {
         if end > off {
             let (first, last) = (off >> PAGE_SHIFT, (end - 1) >> PAGE_SHIFT);
             let b = &self.bos[i];
-            if b.unsaved != 0 && !all_set(&b.saved_bits, first, last) {
+            let in_run = first >= b.run.0 && last < b.run.1;
+            if !in_run && !all_set(&b.saved_bits, first, last) {
                 self.save_pages(i, first, last);
             }
         }
@@ -273,8 +275,16 @@ impl Memory {
             // Slots count pages of 32-bit-addressed buffers: at most 2^20, far below UNSAVED.
             b.saved[p] = slot as u32;
             b.saved_bits[p / 64] |= 1 << (p % 64);
-            b.unsaved -= 1;
         }
+        // Every page of first..=last is saved now (pages past the end do not exist).
+        let (start, end) = (first, last + 1);
+        b.run = if start <= b.run.1 && b.run.0 <= end {
+            (b.run.0.min(start), b.run.1.max(end))
+        } else if end - start > b.run.1 - b.run.0 {
+            (start, end)
+        } else {
+            b.run
+        };
         // The window may show one of these pages live.
         self.unif = UnifWindow::default();
     }
@@ -283,7 +293,6 @@ impl Memory {
     fn reset_snapshot(&mut self) {
         for &(i, p) in &self.snap.slots {
             if let Some(b) = self.bos.get_mut(i) {
-                b.unsaved = b.saved.len();
                 if let Some(s) = b.saved.get_mut(p) {
                     *s = UNSAVED;
                 }
@@ -291,6 +300,9 @@ impl Memory {
                     *w = 0;
                 }
             }
+        }
+        for b in &mut self.bos {
+            b.run = (0, 0);
         }
         self.snap.slots.clear();
         self.snap.store.clear();
