@@ -291,7 +291,7 @@ fn plain_words(
     let (bo, base) = mem.locate(lay.lo, lay.span)?;
     let end = base + lay.span as usize;
     // One copy of the lane loops per access shape, so each lane is a few fixed-size loads or
-    // stores at a precomputed offset.
+    // stores at its offset from the span start.
     if is_write {
         let d = mem.data_mut(bo, base, end);
         match (size, n) {
