@@ -69,7 +69,7 @@ pub(crate) struct Lowered {
     pub reads: u64,
     pub sig: SigLoad,
     pub thrsw: bool,
-    /// The common shape `Thread::simple_alu` runs: every present ALU a direct lane function
+    /// The common shape that runs through its fast form (`Fast`, `Thread::exec`): every present ALU a direct lane function
     /// without condition or flag update writing a register or a magic address that writes
     /// no register (the TMU, `unifa`), and every register written (by the ALUs or the signal
     /// load) written once.
