@@ -207,9 +207,9 @@ pub fn is_sfu(op: AddOp) -> bool {
     )
 }
 
-/// An op's 16 lanes computed from its two (raw) inputs, for the lowered form's direct
-/// dispatch (`crate::lower`). Each is the one definition of its op: `eval_add`/`eval_mul` call
-/// the same functions.
+/// An op's 16 lanes computed from its two (raw) inputs. Each is the one definition of its op:
+/// `eval_add`/`eval_mul` call these functions, and the lowered forms reach them through
+/// [`LaneOp`].
 pub(crate) type LaneFn = fn(&Lanes, &Lanes, &mut Lanes);
 
 /// A lane function's result as a value.
@@ -223,7 +223,7 @@ fn val(f: LaneFn, a: &Lanes, b: &Lanes) -> Lanes {
 macro_rules! lane_ops {
     ($($name:ident = |$x:ident, $y:ident| $e:expr;)*) => {
         $(
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables)]
             pub(crate) fn $name(a: &Lanes, b: &Lanes, r: &mut Lanes) {
                 for i in 0..16 {
@@ -276,6 +276,7 @@ lane_ops! {
 // Shifts by a count that is the same in every lane (a small immediate): the same results as
 // `l_shl`/`l_shr`/`l_asr`, in a form the compiler vectorises (SSE2 shifts all lanes by one
 // count; a count per lane has no SSE2 instruction).
+#[inline(always)]
 pub(crate) fn l_shl_uniform(a: &Lanes, b: &Lanes, r: &mut Lanes) {
     let c = b[0] & 31;
     for (r, &x) in r.iter_mut().zip(a) {
@@ -283,6 +284,7 @@ pub(crate) fn l_shl_uniform(a: &Lanes, b: &Lanes, r: &mut Lanes) {
     }
 }
 
+#[inline(always)]
 pub(crate) fn l_shr_uniform(a: &Lanes, b: &Lanes, r: &mut Lanes) {
     let c = b[0] & 31;
     for (r, &x) in r.iter_mut().zip(a) {
@@ -290,6 +292,7 @@ pub(crate) fn l_shr_uniform(a: &Lanes, b: &Lanes, r: &mut Lanes) {
     }
 }
 
+#[inline(always)]
 pub(crate) fn l_asr_uniform(a: &Lanes, b: &Lanes, r: &mut Lanes) {
     let c = b[0] & 31;
     for (r, &x) in r.iter_mut().zip(a) {
@@ -301,7 +304,7 @@ pub(crate) fn l_asr_uniform(a: &Lanes, b: &Lanes, r: &mut Lanes) {
 macro_rules! mov_unpack_ops {
     ($($name:ident = $u:ident;)*) => {
         $(
-            #[inline]
+            #[inline(always)]
             pub(crate) fn $name(a: &Lanes, _b: &Lanes, r: &mut Lanes) {
                 for (r, &x) in r.iter_mut().zip(a) {
                     *r = int_unpack(Unpack::$u, x);
@@ -319,17 +322,81 @@ mov_unpack_ops! {
 }
 
 /// `mov` with input unpack `ua`: the unpacks `int_unpack` knows, the identity for the rest.
-fn mov_lane_fn(ua: Unpack) -> LaneFn {
+fn mov_lane_op(ua: Unpack) -> LaneOp {
     match ua {
-        Unpack::Il => l_mov_il,
-        Unpack::Ih => l_mov_ih,
-        Unpack::Ul => l_mov_ul,
-        Unpack::Uh => l_mov_uh,
-        _ => l_mov,
+        Unpack::Il => LaneOp::MovIl,
+        Unpack::Ih => LaneOp::MovIh,
+        Unpack::Ul => LaneOp::MovUl,
+        Unpack::Uh => LaneOp::MovUh,
+        _ => LaneOp::Mov,
     }
 }
 
+macro_rules! lane_op_table {
+    ($($v:ident => $f:ident,)*) => {
+        /// A lane function as a value, for the lowered forms (`crate::lower`): `apply` runs
+        /// it inlined, so its result goes straight to its destination.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum LaneOp {
+            $($v,)*
+        }
+
+        impl LaneOp {
+            /// The op's 16 lanes from its two (raw) inputs.
+            #[inline(always)]
+            pub(crate) fn apply(self, a: &Lanes, b: &Lanes) -> Lanes {
+                let mut r = [0u32; 16];
+                match self {
+                    $(LaneOp::$v => $f(a, b, &mut r),)*
+                }
+                r
+            }
+        }
+    };
+}
+
+lane_op_table! {
+    Add => l_add,
+    Sub => l_sub,
+    Min => l_min,
+    Max => l_max,
+    Umin => l_umin,
+    Umax => l_umax,
+    Shl => l_shl,
+    Shr => l_shr,
+    Asr => l_asr,
+    ShlUniform => l_shl_uniform,
+    ShrUniform => l_shr_uniform,
+    AsrUniform => l_asr_uniform,
+    Ror => l_ror,
+    And => l_and,
+    Or => l_or,
+    Xor => l_xor,
+    Vadd => l_vadd,
+    Vsub => l_vsub,
+    Not => l_not,
+    Neg => l_neg,
+    Clz => l_clz,
+    Mov => l_mov,
+    MovIl => l_mov_il,
+    MovIh => l_mov_ih,
+    MovUl => l_mov_ul,
+    MovUh => l_mov_uh,
+    Rot => l_rot,
+    Rotq => l_rotq,
+    Itof => l_itof,
+    Utof => l_utof,
+    Smul24 => l_smul24,
+    Fadd => l_fadd,
+    Fsub => l_fsub,
+    Fmul => l_fmul,
+    Fmin => l_fmin,
+    Fmax => l_fmax,
+    Fmov => l_fmov,
+}
+
 /// `rotate`: dst[i] = a[(i + b[0]) % 16].
+#[inline(always)]
 pub(crate) fn l_rot(a: &Lanes, b: &Lanes, r: &mut Lanes) {
     let n = b[0] as usize & 15;
     for (i, r) in r.iter_mut().enumerate() {
@@ -339,6 +406,7 @@ pub(crate) fn l_rot(a: &Lanes, b: &Lanes, r: &mut Lanes) {
 
 /// `quad_rotate` (py-videocore7 test_alu.py): lane j of quad q reads lane (j + b[4q]) % 4
 /// of the same quad.
+#[inline(always)]
 pub(crate) fn l_rotq(a: &Lanes, b: &Lanes, r: &mut Lanes) {
     for (i, r) in r.iter_mut().enumerate() {
         let q = i & !3;
@@ -349,17 +417,17 @@ pub(crate) fn l_rotq(a: &Lanes, b: &Lanes, r: &mut Lanes) {
 /// The direct form of an add op, when it has one: ops that read nothing but their inputs,
 /// have no side effects, and whose unpacks and pack are the identity (the integer ops ignore
 /// the unpack fields, except `mov`). `b_uniform` says input B is the same in every lane.
-pub(crate) fn add_lane_fn(
+pub(crate) fn add_lane_op(
     op: AddOp,
     ua: Unpack,
     ub: Unpack,
     pack: Pack,
     b_uniform: bool,
-) -> Option<(LaneFn, FlagKind)> {
+) -> Option<(LaneOp, FlagKind)> {
     use AddOp::*;
     let plain = ua == Unpack::None && ub == Unpack::None && pack == Pack::None;
-    let int = |f: LaneFn| Some((f, FlagKind::Int));
-    let float = |f: LaneFn| {
+    let int = |f: LaneOp| Some((f, FlagKind::Int));
+    let float = |f: LaneOp| {
         if plain {
             Some((f, FlagKind::Float))
         } else {
@@ -367,57 +435,57 @@ pub(crate) fn add_lane_fn(
         }
     };
     match op {
-        Add => int(l_add),
-        Sub => int(l_sub),
-        Min => int(l_min),
-        Max => int(l_max),
-        Umin => int(l_umin),
-        Umax => int(l_umax),
-        Shl if b_uniform => int(l_shl_uniform),
-        Shr if b_uniform => int(l_shr_uniform),
-        Asr if b_uniform => int(l_asr_uniform),
-        Shl => int(l_shl),
-        Shr => int(l_shr),
-        Asr => int(l_asr),
-        Ror => int(l_ror),
-        And => int(l_and),
-        Or => int(l_or),
-        Xor => int(l_xor),
-        Vadd => int(l_vadd),
-        Vsub => int(l_vsub),
-        Not => int(l_not),
-        Neg => int(l_neg),
-        Clz => int(l_clz),
-        Mov => int(mov_lane_fn(ua)),
-        Rot => int(l_rot),
-        Rotq => int(l_rotq),
-        Itof if pack == Pack::None => Some((l_itof, FlagKind::Float)),
-        Utof if pack == Pack::None => Some((l_utof, FlagKind::Float)),
-        Fadd | Faddnf => float(l_fadd),
-        Fsub => float(l_fsub),
-        Fmin => float(l_fmin),
-        Fmax => float(l_fmax),
-        Fmov => float(l_fmov),
+        Add => int(LaneOp::Add),
+        Sub => int(LaneOp::Sub),
+        Min => int(LaneOp::Min),
+        Max => int(LaneOp::Max),
+        Umin => int(LaneOp::Umin),
+        Umax => int(LaneOp::Umax),
+        Shl if b_uniform => int(LaneOp::ShlUniform),
+        Shr if b_uniform => int(LaneOp::ShrUniform),
+        Asr if b_uniform => int(LaneOp::AsrUniform),
+        Shl => int(LaneOp::Shl),
+        Shr => int(LaneOp::Shr),
+        Asr => int(LaneOp::Asr),
+        Ror => int(LaneOp::Ror),
+        And => int(LaneOp::And),
+        Or => int(LaneOp::Or),
+        Xor => int(LaneOp::Xor),
+        Vadd => int(LaneOp::Vadd),
+        Vsub => int(LaneOp::Vsub),
+        Not => int(LaneOp::Not),
+        Neg => int(LaneOp::Neg),
+        Clz => int(LaneOp::Clz),
+        Mov => int(mov_lane_op(ua)),
+        Rot => int(LaneOp::Rot),
+        Rotq => int(LaneOp::Rotq),
+        Itof if pack == Pack::None => Some((LaneOp::Itof, FlagKind::Float)),
+        Utof if pack == Pack::None => Some((LaneOp::Utof, FlagKind::Float)),
+        Fadd | Faddnf => float(LaneOp::Fadd),
+        Fsub => float(LaneOp::Fsub),
+        Fmin => float(LaneOp::Fmin),
+        Fmax => float(LaneOp::Fmax),
+        Fmov => float(LaneOp::Fmov),
         _ => None,
     }
 }
 
-/// The direct form of a mul op, as [`add_lane_fn`].
-pub(crate) fn mul_lane_fn(
+/// The direct form of a mul op, as [`add_lane_op`].
+pub(crate) fn mul_lane_op(
     op: MulOp,
     ua: Unpack,
     ub: Unpack,
     pack: Pack,
-) -> Option<(LaneFn, FlagKind)> {
+) -> Option<(LaneOp, FlagKind)> {
     use MulOp::*;
     let plain = ua == Unpack::None && ub == Unpack::None && pack == Pack::None;
     match op {
-        Add => Some((l_add, FlagKind::Int)),
-        Sub => Some((l_sub, FlagKind::Int)),
-        Smul24 => Some((l_smul24, FlagKind::Int)),
-        Mov => Some((mov_lane_fn(ua), FlagKind::Int)),
-        Fmul if plain => Some((l_fmul, FlagKind::Float)),
-        Fmov if plain => Some((l_fmov, FlagKind::Float)),
+        Add => Some((LaneOp::Add, FlagKind::Int)),
+        Sub => Some((LaneOp::Sub, FlagKind::Int)),
+        Smul24 => Some((LaneOp::Smul24, FlagKind::Int)),
+        Mov => Some((mov_lane_op(ua), FlagKind::Int)),
+        Fmul if plain => Some((LaneOp::Fmul, FlagKind::Float)),
+        Fmov if plain => Some((LaneOp::Fmov, FlagKind::Float)),
         _ => None,
     }
 }
@@ -597,7 +665,7 @@ pub fn eval_add(
         Itof => OpResult::float(val(l_itof, a, b), pack),
         Utof => OpResult::float(val(l_utof, a, b), pack),
         Fmov => f32_unary(a, ua, pack, |x| x)?,
-        Mov => OpResult::int(val(mov_lane_fn(ua), a, b)),
+        Mov => OpResult::int(mov_lane_op(ua).apply(a, b)),
         Rotq => OpResult::int(val(l_rotq, a, b)),
         Rot => OpResult::int(val(l_rot, a, b)),
         // `shuffle`: dst[i] = a[b[i] % 16].
@@ -667,7 +735,7 @@ pub fn eval_mul(
         }
         Fmul => f32_binary(a, b, ua, ub, pack, |x, y| x * y)?,
         Fmov => f32_unary(a, ua, pack, |x| x)?,
-        Mov => OpResult::int(val(mov_lane_fn(ua), a, b)),
+        Mov => OpResult::int(mov_lane_op(ua).apply(a, b)),
         Nop | Multop => OpResult::int([0; 16]),
         V8dot | Ftounorm16 | Ftosnorm16 | Vftounorm8 | Vftosnorm8 | Funpackunormlo
         | Funpackunormhi | Funpacksnormlo | Funpacksnormhi | Vftounorm10lo | Vftounorm10hi => {

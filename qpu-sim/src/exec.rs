@@ -10,7 +10,7 @@ use qpu_asm::{AluInstr, BranchInstr, DecodeError, Input, Instr, Src, decode};
 use crate::alu::{FlagKind, LaneCtx, Lanes, OpResult, eval_add, eval_mul, is_sfu, multop_rtop};
 use crate::fault::FaultKind;
 use crate::float::{fin, pack_f32};
-use crate::lower::{Eval, Half, Lowered, Operand, SigLoad, lower};
+use crate::lower::{Eval, Fast, FastDst, Half, IMM_BASE, Lowered, SigLoad, lower};
 use crate::memory::{Mem, Memory};
 use crate::timing::{QpuStats, Timing};
 use crate::tmu::{self, TmuRequest};
@@ -31,6 +31,8 @@ pub(crate) struct Code {
 pub(crate) struct Slot {
     pub instr: Instr,
     pub low: Option<Lowered>,
+    /// The fast form of a lowered instruction of the simple shape.
+    pub fast: Option<Fast>,
     /// Whether it can touch state other QPUs see in the same quantum: a TMU lookup (memory
     /// and the shared bus) or a barrier. The parallel scheduler stops before it.
     pub event: bool,
@@ -88,7 +90,13 @@ impl Code {
                     Instr::Branch(_) => None,
                 };
                 let event = is_event(&instr);
-                Slot { instr, low, event }
+                let fast = low.as_ref().and_then(Lowered::fast);
+                Slot {
+                    instr,
+                    low,
+                    fast,
+                    event,
+                }
             }));
         }
         match slot {
@@ -125,6 +133,23 @@ impl Code {
     }
 }
 
+/// Slots of a thread's extended register file ([`Thread::rf`]).
+pub(crate) const RF_SLOTS: usize = 128;
+
+/// A new thread's extended register file: zero registers, then the small immediates.
+fn initial_rf() -> Box<[Lanes; RF_SLOTS]> {
+    static INITIAL: std::sync::LazyLock<[Lanes; RF_SLOTS]> = std::sync::LazyLock::new(|| {
+        let mut rf = [[0u32; 16]; RF_SLOTS];
+        for idx in 0..(RF_SLOTS - usize::from(IMM_BASE)) as u8 {
+            if let Some(v) = small_imm_value(idx) {
+                rf[usize::from(IMM_BASE + idx)] = [v; 16];
+            }
+        }
+        rf
+    });
+    Box::new(*INITIAL)
+}
+
 /// A pending branch: it takes effect after three delay slots.
 #[derive(Clone, Copy, Debug)]
 struct PendingBranch {
@@ -154,10 +179,12 @@ pub(crate) struct Thread {
     pub supergroup: u32,
     pub slot: u32,
     pub tidx: u32,
-    /// The register file. Always 64 entries, so that a 6-bit register number indexes it
-    /// without a bounds check; only the first `nregs` exist (see `Ctx::nregs`), which every
-    /// access checks or lowering has checked.
-    pub rf: Box<[Lanes; 64]>,
+    /// The register file, extended: 64 registers, of which only the first `nregs` exist
+    /// (see `Ctx::nregs`; every access checks or lowering has checked), then the small
+    /// immediates, each in every lane, from `IMM_BASE` (so a lowered input is one index,
+    /// `lower::Operand`), then zeros up to `RF_SLOTS`, so a 7-bit index needs no bounds
+    /// check. Nothing writes past register 63.
+    pub rf: Box<[Lanes; RF_SLOTS]>,
     /// Where a lowered instruction's add, mul and signal results wait for write-back.
     scratch: Box<[Lanes; 3]>,
     pub fa: u16,
@@ -240,7 +267,7 @@ impl Thread {
         payload: (Lanes, Lanes),
         now: u64,
     ) -> Thread {
-        let mut rf = Box::new([[0u32; 16]; 64]);
+        let mut rf = initial_rf();
         // Mesa nir_to_vir.c (compute, ver >= 71): cs_payload[0] is rf3, cs_payload[1] is rf2.
         rf[3] = payload.0;
         rf[2] = payload.1;
@@ -423,9 +450,34 @@ impl Thread {
         self.thrsw.is_some_and(|t| t.end) || self.thrsw_queued.is_some_and(|t| t.end)
     }
 
-    /// Executes `slot`, the decoded instruction at `pc`.
-    #[inline]
+    /// Executes `slot`, the decoded instruction at `pc`: the fast form inline, anything else
+    /// out of line.
+    #[inline(always)]
     pub fn exec(
+        &mut self,
+        slot: &Slot,
+        code: &Code,
+        cx: &mut Ctx<'_, '_>,
+    ) -> Result<Outcome, FaultKind> {
+        if let Some(f) = &slot.fast {
+            // The thread-end rules depend on where the thread is in its end sequence, and
+            // tracing on what was written; the general path handles both.
+            let ends_here =
+                f.thrsw && !self.prev_thrsw && self.last_thrsw_found && self.thrsw.is_none();
+            if self.thread_end_at.is_none() && !ends_here && cx.trace.is_none() {
+                *cx.clock += cx.timing.clocks_per_instr;
+                self.instrs += 1;
+                self.fast_alu(f, cx)?;
+                self.prev_thrsw = f.thrsw;
+                return self.advance(code);
+            }
+        }
+        self.exec_general(slot, code, cx)
+    }
+
+    /// [`Thread::exec`] for everything but the fast forms.
+    #[inline(never)]
+    fn exec_general(
         &mut self,
         slot: &Slot,
         code: &Code,
@@ -439,11 +491,7 @@ impl Thread {
             let ends_here =
                 low.thrsw && !self.prev_thrsw && self.last_thrsw_found && self.thrsw.is_none();
             if self.thread_end_at.is_none() && !ends_here {
-                if low.simple {
-                    self.simple_alu(low, cx)?;
-                } else {
-                    self.lowered_alu(low, a, cx)?;
-                }
+                self.lowered_alu(low, a, cx)?;
                 self.prev_thrsw = low.thrsw;
                 return self.advance(code);
             }
@@ -646,32 +694,37 @@ impl Thread {
         Ok(())
     }
 
-    /// Executes a lowered instruction of the simple shape (`Lowered::simple`): what
-    /// `lowered_alu` does for it, with nothing that cannot happen left in.
+    /// Executes an instruction of the simple shape through its fast form (`lower::Fast`):
+    /// what `lowered_alu` does for it, with nothing that cannot happen left in. Both ALUs
+    /// read their inputs before anything is written.
     #[inline(always)]
-    fn simple_alu(&mut self, l: &Lowered, cx: &mut Ctx<'_, '_>) -> Result<(), FaultKind> {
+    fn fast_alu(&mut self, f: &Fast, cx: &mut Ctx<'_, '_>) -> Result<(), FaultKind> {
         if let Some((reg, ready)) = self.sfu_pending {
             if self.instrs > ready {
                 self.sfu_pending = None;
-            } else if l.reads >> reg & 1 == 1 {
+            } else if f.reads >> reg & 1 == 1 {
                 let stall = (ready - (self.instrs - 1)) * cx.timing.clocks_per_instr;
                 *cx.clock += stall;
                 cx.stats.sfu_wait_cycles += stall;
                 self.sfu_pending = None;
             }
         }
-        let [sa, sm, _] = &mut *self.scratch;
-        if let Some(h) = &l.add {
-            if let Eval::Direct(f, _) = h.eval {
-                with_inputs(&self.rf, h, |a, b| f(a, b, sa));
-            }
+        let rf = &self.rf;
+        let mut ra = [0u32; 16];
+        if let Some(h) = &f.add {
+            ra = h.op.apply(
+                &rf[usize::from(h.a) % RF_SLOTS],
+                &rf[usize::from(h.b) % RF_SLOTS],
+            );
         }
-        if let Some(h) = &l.mul {
-            if let Eval::Direct(f, _) = h.eval {
-                with_inputs(&self.rf, h, |a, b| f(a, b, sm));
-            }
+        let mut rm = [0u32; 16];
+        if let Some(h) = &f.mul {
+            rm = h.op.apply(
+                &rf[usize::from(h.a) % RF_SLOTS],
+                &rf[usize::from(h.b) % RF_SLOTS],
+            );
         }
-        let sig = match l.sig {
+        let sig = match f.sig {
             SigLoad::None => None,
             SigLoad::Unif(r) => Some((r, [self.read_uniform(&mut cx.mem)?; 16])),
             SigLoad::Unifa(r) => Some((r, [self.read_unifa(&mut cx.mem)?; 16])),
@@ -685,29 +738,34 @@ impl Thread {
                 Some((r, e.data))
             }
         };
-        // The magic addresses lowering allows here write no register, so no write can meet
-        // another.
-        let mut rf_written = 0u64;
-        for (k, h) in [(0, &l.add), (1, &l.mul)] {
-            match h {
-                Some(Half {
-                    dst: Waddr::Rf(n), ..
-                }) => self.rf[*n as usize & 63] = self.scratch[k],
-                Some(Half {
-                    dst: Waddr::Magic(m),
-                    ..
-                }) => {
-                    let v = self.scratch[k];
-                    self.write_magic(*m, v, 0xffff, cx, &mut rf_written)?;
-                }
-                None => {}
-            }
+        // The magic addresses a fast form writes write no register, and the registers it
+        // writes are distinct (`Lowered::simple`), so no write can meet another.
+        if let Some(h) = &f.add {
+            self.fast_write(h.dst, &ra, cx)?;
+        }
+        if let Some(h) = &f.mul {
+            self.fast_write(h.dst, &rm, cx)?;
         }
         if let Some((n, v)) = sig {
-            self.rf[n as usize & 63] = v;
+            self.rf[usize::from(n) & 63] = v;
         }
-        if l.thrsw {
+        if f.thrsw {
             self.thrsw_signal()?;
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn fast_write(
+        &mut self,
+        dst: FastDst,
+        v: &Lanes,
+        cx: &mut Ctx<'_, '_>,
+    ) -> Result<(), FaultKind> {
+        match dst {
+            FastDst::Rf(n) => self.rf[usize::from(n) & 63] = *v,
+            FastDst::Discard => {}
+            FastDst::Magic(m) => self.write_magic(m, *v, 0xffff, cx, &mut 0)?,
         }
         Ok(())
     }
@@ -746,8 +804,8 @@ impl Thread {
         if let Some(h) = &l.add {
             let [out, _, _] = &mut *self.scratch;
             add_meta = match h.eval {
-                Eval::Direct(f, kind) => {
-                    with_inputs(&self.rf, h, |a, b| f(a, b, out));
+                Eval::Direct(op, kind) => {
+                    *out = with_inputs(&self.rf, h, |a, b| op.apply(a, b));
                     Meta::direct(kind)
                 }
                 Eval::Generic => {
@@ -764,8 +822,8 @@ impl Thread {
         if let Some(h) = &l.mul {
             let [_, out, _] = &mut *self.scratch;
             mul_meta = match h.eval {
-                Eval::Direct(f, kind) => {
-                    with_inputs(&self.rf, h, |a, b| f(a, b, out));
+                Eval::Direct(op, kind) => {
+                    *out = with_inputs(&self.rf, h, |a, b| op.apply(a, b));
                     Meta::direct(kind)
                 }
                 Eval::Generic => {
@@ -1502,23 +1560,11 @@ impl Meta {
 
 /// Calls `f` with a lowered ALU's two inputs, read in place from the register file.
 #[inline(always)]
-fn with_inputs<R>(rf: &[Lanes; 64], h: &Half, f: impl FnOnce(&Lanes, &Lanes) -> R) -> R {
-    let (ia, ib);
-    let a = match h.a {
-        Operand::Reg(n) => &rf[n as usize & 63],
-        Operand::Imm(v) => {
-            ia = [v; 16];
-            &ia
-        }
-    };
-    let b = match h.b {
-        Operand::Reg(n) => &rf[n as usize & 63],
-        Operand::Imm(v) => {
-            ib = [v; 16];
-            &ib
-        }
-    };
-    f(a, b)
+fn with_inputs<R>(rf: &[Lanes; RF_SLOTS], h: &Half, f: impl FnOnce(&Lanes, &Lanes) -> R) -> R {
+    f(
+        &rf[usize::from(h.a) % RF_SLOTS],
+        &rf[usize::from(h.b) % RF_SLOTS],
+    )
 }
 
 /// The Z and N masks of a value, with no carry.

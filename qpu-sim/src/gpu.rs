@@ -728,7 +728,7 @@ fn run_pure(qs: &mut QpuState, q: u32, env: &PureEnv<'_>, pending: &mut PendingF
             }
             let slot = th.slot as usize;
             let mut cx = Ctx {
-                mem: Mem::Shared(env.mem),
+                mem: Mem::shared(env.mem),
                 timing: env.timing,
                 stats,
                 clock,

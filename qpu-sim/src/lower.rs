@@ -15,21 +15,21 @@
 use qpu_asm::isa::{AddOp, Cond, Magic, MulOp, Pf, Uf, Waddr, small_imm_value};
 use qpu_asm::{AluFlags, AluInstr, Input, Src};
 
-use crate::alu::{FlagKind, LaneFn, add_lane_fn, mul_lane_fn};
+use crate::alu::{FlagKind, LaneOp, add_lane_op, mul_lane_op};
 
-/// Where an input comes from.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Operand {
-    Reg(u8),
-    /// A small immediate, or 0 for an input the op does not read.
-    Imm(u32),
-}
+/// Where an input comes from: an index into the thread's extended register file
+/// (`exec::RF_SLOTS`): a register (below 64), or the slot holding small immediate `i` in every
+/// lane (`IMM_BASE + i`); an input the op does not read reads small immediate 0, which is 0.
+pub(crate) type Operand = u8;
+
+/// The first slot of the extended register file that holds the small immediates.
+pub(crate) const IMM_BASE: u8 = 64;
 
 /// How one ALU computes its result.
 #[derive(Clone, Copy)]
 pub(crate) enum Eval {
     /// A direct lane function, and how its flags are read.
-    Direct(LaneFn, FlagKind),
+    Direct(LaneOp, FlagKind),
     /// `alu::eval_add`/`eval_mul` with the instruction's op, unpacks and pack (ops that read
     /// per-thread state, unpacks, packs, and ops whose carry a flag update needs).
     Generic,
@@ -69,11 +69,75 @@ pub(crate) struct Lowered {
     pub reads: u64,
     pub sig: SigLoad,
     pub thrsw: bool,
-    /// The common shape `Thread::simple_alu` runs: every present ALU a direct lane function
+    /// The common shape that runs through its fast form (`Fast`, `Thread::exec`): every present ALU a direct lane function
     /// without condition or flag update writing a register or a magic address that writes
     /// no register (the TMU, `unifa`), and every register written (by the ALUs or the signal
     /// load) written once.
     pub simple: bool,
+}
+
+/// Where a simple instruction's ALU result goes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum FastDst {
+    Rf(u8),
+    /// `nop`: nowhere.
+    Discard,
+    /// A magic address that writes no register (the TMU, `unifa`).
+    Magic(Magic),
+}
+
+/// One ALU of a simple instruction.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FastHalf {
+    pub op: LaneOp,
+    pub a: Operand,
+    pub b: Operand,
+    pub dst: FastDst,
+}
+
+/// A lowered instruction of the simple shape (`Lowered::simple`), reduced to what the
+/// per-step fast path (`Thread::exec`) reads: the ops, the register-file slots of their
+/// inputs and their destinations.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fast {
+    pub add: Option<FastHalf>,
+    pub mul: Option<FastHalf>,
+    pub reads: u64,
+    pub sig: SigLoad,
+    pub thrsw: bool,
+}
+
+impl Lowered {
+    /// The fast form, for an instruction of the simple shape.
+    pub(crate) fn fast(&self) -> Option<Fast> {
+        if !self.simple {
+            return None;
+        }
+        let half = |h: &Option<Half>| -> Option<Option<FastHalf>> {
+            let Some(h) = h else { return Some(None) };
+            let Eval::Direct(op, _) = h.eval else {
+                return None;
+            };
+            let dst = match h.dst {
+                Waddr::Rf(n) => FastDst::Rf(n),
+                Waddr::Magic(Magic::Nop) => FastDst::Discard,
+                Waddr::Magic(m) => FastDst::Magic(m),
+            };
+            Some(Some(FastHalf {
+                op,
+                a: h.a,
+                b: h.b,
+                dst,
+            }))
+        };
+        Some(Fast {
+            add: half(&self.add)?,
+            mul: half(&self.mul)?,
+            reads: self.reads,
+            sig: self.sig,
+            thrsw: self.thrsw,
+        })
+    }
 }
 
 /// Add ops the lowered form may evaluate: those without side effects, not SFU ops, not
@@ -149,12 +213,12 @@ fn mul_op_lowers(op: MulOp) -> bool {
 
 fn operand(i: &Input, used: bool, nregs: u32) -> Option<Operand> {
     if !used {
-        return Some(Operand::Imm(0));
+        return Some(IMM_BASE);
     }
     match i.src {
-        Src::Rf(n) if u32::from(n) < nregs => Some(Operand::Reg(n)),
+        Src::Rf(n) if u32::from(n) < nregs => Some(n),
         Src::Rf(_) => None,
-        Src::SmallImm(idx) => small_imm_value(idx).map(Operand::Imm),
+        Src::SmallImm(idx) => small_imm_value(idx).map(|_| IMM_BASE + idx),
     }
 }
 
@@ -164,10 +228,7 @@ fn reads_carry(f: &AluFlags) -> bool {
 }
 
 fn reg_bit(o: Operand) -> u64 {
-    match o {
-        Operand::Reg(n) => 1 << n,
-        Operand::Imm(_) => 0,
-    }
+    if o < IMM_BASE { 1 << o } else { 0 }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -179,7 +240,7 @@ fn half(
     cond: Option<Cond>,
     flags: bool,
     carry_read: bool,
-    direct: Option<(LaneFn, FlagKind)>,
+    direct: Option<(LaneOp, FlagKind)>,
     carry_op: bool,
     nregs: u32,
 ) -> Option<(Half, u64)> {
@@ -263,7 +324,7 @@ pub(crate) fn lower(ins: &AluInstr, nregs: u32) -> Option<Lowered> {
             add.flags.cond,
             add_flags,
             reads_carry(&add.flags),
-            add_lane_fn(
+            add_lane_op(
                 add.op,
                 add.a.unpack,
                 add.b.unpack,
@@ -289,7 +350,7 @@ pub(crate) fn lower(ins: &AluInstr, nregs: u32) -> Option<Lowered> {
             mul.flags.cond,
             mul_flags,
             reads_carry(&mul.flags),
-            mul_lane_fn(mul.op, mul.a.unpack, mul.b.unpack, mul.pack),
+            mul_lane_op(mul.op, mul.a.unpack, mul.b.unpack, mul.pack),
             mul.op == MulOp::Sub,
             nregs,
         )?;
