@@ -39,6 +39,20 @@ enum Ty {
 }
 
 impl Ty {
+    /// The type in bits 2:0 of a configuration byte.
+    fn of(cfg: u8) -> Ty {
+        match cfg & 7 {
+            0 => Ty::I8,
+            1 => Ty::I16,
+            2 => Ty::Vec(2),
+            3 => Ty::Vec(3),
+            4 => Ty::Vec(4),
+            5 => Ty::U8,
+            6 => Ty::U16,
+            _ => Ty::Vec(1),
+        }
+    }
+
     fn bytes(self) -> u32 {
         match self {
             Ty::I8 | Ty::U8 => 1,
@@ -99,16 +113,7 @@ pub(crate) fn lookup(
         )));
     }
     let op = (cfg >> 3) & 0xf;
-    let ty = match cfg & 7 {
-        0 => Ty::I8,
-        1 => Ty::I16,
-        2 => Ty::Vec(2),
-        3 => Ty::Vec(3),
-        4 => Ty::Vec(4),
-        5 => Ty::U8,
-        6 => Ty::U16,
-        _ => Ty::Vec(1),
-    };
+    let ty = Ty::of(cfg);
     let active = (0..16u32).filter(|&l| req.mask >> l & 1 == 1);
     // The baseline x86-64 target has no popcnt instruction; most lookups use every lane.
     let nactive = if req.mask == 0xffff {
@@ -597,16 +602,7 @@ mod tests {
         let mut fast = 0;
         for round in 0..20_000 {
             let cfg = 0xf8 | rng.next(8) as u8;
-            let ty = match cfg & 7 {
-                0 => Ty::I8,
-                1 => Ty::I16,
-                2 => Ty::Vec(2),
-                3 => Ty::Vec(3),
-                4 => Ty::Vec(4),
-                5 => Ty::U8,
-                6 => Ty::U16,
-                _ => Ty::Vec(1),
-            };
+            let ty = Ty::of(cfg);
             let (n, size) = (ty.words(), ty.bytes());
             let mask = if rng.next(3) == 0 {
                 rng.next(0x1_0000) as u16
