@@ -1,4 +1,6 @@
-//! Every row of Mesa's reference vectors (`../shared/isa/mesa-v71-vectors.tsv`).
+//! Every row of Mesa's reference vectors (`tests/data/mesa-v71-vectors.tsv`, a copy of the
+//! project's `../shared/isa/mesa-v71-vectors.tsv`, kept in the tree so that a clone anywhere
+//! runs these tests).
 //!
 //! For every row: `Syntax::Mesa` prints Mesa's TEXT (white space folded), the default syntax
 //! reads back to WORD, and assembling TEXT gives WORD up to the bits the hardware ignores
@@ -13,16 +15,33 @@ use std::path::PathBuf;
 use qpu_asm::{FsLoader, Instr, Syntax, assemble, canonicalize, decode, encode, fold_whitespace};
 
 fn vectors_path() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        root.join("../../shared/isa/mesa-v71-vectors.tsv"),
-        root.join("tests/data/mesa-v71-vectors.tsv"),
-    ];
-    candidates
-        .iter()
-        .find(|p| p.exists())
-        .cloned()
-        .unwrap_or_else(|| panic!("mesa-v71-vectors.tsv not found; looked at {candidates:?}"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/mesa-v71-vectors.tsv")
+}
+
+/// Where the project's shared reference copy lives, when the checkout sits beside it.
+fn shared_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/isa/mesa-v71-vectors.tsv")
+}
+
+#[test]
+fn the_copy_in_the_tree_is_the_shared_one() {
+    let ours = std::fs::read(vectors_path()).expect("read tests/data/mesa-v71-vectors.tsv");
+    match std::fs::read(shared_path()) {
+        Ok(shared) => assert!(
+            ours == shared,
+            "tests/data/mesa-v71-vectors.tsv differs from {}; copy the shared file over it",
+            shared_path().display()
+        ),
+        Err(_) => println!(
+            "no shared copy at {} (a checkout not beside ../shared); the tree's copy is used as is",
+            shared_path().display()
+        ),
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&ours).lines().count(),
+        1395,
+        "the reference vectors have 1,395 rows"
+    );
 }
 
 fn rows() -> Vec<(u64, String)> {
