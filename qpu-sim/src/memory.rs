@@ -334,14 +334,7 @@ impl Memory {
         let w = self.unif;
         let o = addr.wrapping_sub(w.lo) as usize;
         if o + 4 <= w.len as usize {
-            let src = if w.saved {
-                Some(&self.snap.store)
-            } else {
-                self.bos.get(w.bo).map(|b| &b.data)
-            };
-            if let Some(d) = src.and_then(|s| s.get(w.start + o..w.start + o + 4)) {
-                return Some(le(d));
-            }
+            return Some(le(&self.window_bytes(w)[o..o + 4]));
         }
         self.read_uniform_slow(addr)
     }
@@ -380,8 +373,9 @@ impl Memory {
         }
     }
 
-    /// The bytes window `w` shows.
-    #[inline]
+    /// The bytes window `w` shows (a window names a buffer and slot that exist: it is
+    /// cleared whenever buffers are mapped, unmapped or pages saved).
+    #[inline(always)]
     fn window_bytes(&self, w: UnifWindow) -> &[u8] {
         let src = if w.saved {
             &self.snap.store
