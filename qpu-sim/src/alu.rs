@@ -351,6 +351,26 @@ macro_rules! lane_op_table {
                 }
                 r
             }
+
+            /// The op on registers `a` and `b` of a register file, its result written to
+            /// register `d`. The store is made in each op's own arm, so the result goes from
+            /// the op's vector registers straight to its destination.
+            #[inline(always)]
+            pub(crate) fn apply_rf<const N: usize>(
+                self,
+                rf: &mut [Lanes; N],
+                a: usize,
+                b: usize,
+                d: usize,
+            ) {
+                match self {
+                    $(LaneOp::$v => {
+                        let mut r = [0u32; 16];
+                        $f(&rf[a], &rf[b], &mut r);
+                        rf[d] = r;
+                    })*
+                }
+            }
         }
     };
 }

@@ -10,7 +10,7 @@ use qpu_asm::{AluInstr, BranchInstr, DecodeError, Input, Instr, Src, decode};
 use crate::alu::{FlagKind, LaneCtx, Lanes, OpResult, eval_add, eval_mul, is_sfu, multop_rtop};
 use crate::fault::FaultKind;
 use crate::float::{fin, pack_f32};
-use crate::lower::{Eval, Fast, FastDst, Half, IMM_BASE, Lowered, SigLoad, lower};
+use crate::lower::{BlockInstr, Eval, Fast, FastDst, Half, IMM_BASE, Lowered, SigLoad, lower};
 use crate::memory::{Mem, Memory};
 use crate::timing::{QpuStats, Timing};
 use crate::tmu::{self, TmuRequest};
@@ -25,6 +25,9 @@ pub(crate) struct Code {
     /// The register-file size the lowered forms were checked against.
     nregs: u32,
     decoded: Vec<Option<Result<Slot, DecodeError>>>,
+    /// The block form of every decoded instruction that has one, by index, for
+    /// [`Thread::run_block`] (a placeholder elsewhere, never run: [`Slot::run`] is 0 there).
+    blocks: Vec<BlockInstr>,
 }
 
 /// One decoded instruction and, when it has one, its lowered form (`crate::lower`).
@@ -33,10 +36,21 @@ pub(crate) struct Slot {
     pub low: Option<Lowered>,
     /// The fast form of a lowered instruction of the simple shape.
     pub fast: Option<Fast>,
+    /// The block form (`lower::BlockInstr`), for the instructions a block may hold.
+    pub block: Option<BlockInstr>,
     /// Whether it can touch state other QPUs see in the same quantum: a TMU lookup (memory
     /// and the shared bus) or a barrier. The parallel scheduler stops before it.
     pub event: bool,
+    /// How many instructions from this one (this one included) can run as a block
+    /// ([`Thread::run_block`]): decoded, with a block form, and followed by an instruction
+    /// inside the code; 0 when this one cannot. At most [`BLOCK_MAX`].
+    pub run: u16,
+    /// [`Slot::run`] stopping before the first event (the parallel phase's blocks).
+    pub pure_run: u16,
 }
+
+/// The longest block [`Slot::run`] counts.
+const BLOCK_MAX: u16 = 1024;
 
 /// Whether an instruction writes `tmua`, `tmuau` or `syncb` (see [`Slot::event`]).
 fn is_event(i: &Instr) -> bool {
@@ -55,6 +69,7 @@ impl Code {
             len: bytes / 8,
             nregs,
             decoded: Vec::new(),
+            blocks: Vec::new(),
         })
     }
 
@@ -74,38 +89,120 @@ impl Code {
                 addr: self.base.wrapping_add((pc as u32).wrapping_mul(8)),
             });
         }
-        if pc >= self.decoded.len() {
-            self.decoded.resize_with(pc + 64, || None);
-        }
         let addr = self.base.wrapping_add(pc as u32 * 8);
-        let nregs = self.nregs;
-        let slot = &mut self.decoded[pc];
-        if slot.is_none() {
+        if self.decoded.get(pc).is_none_or(Option::is_none) {
             let word = mem
                 .read_u64(addr)
                 .ok_or(FaultKind::PcOutsideCode { addr })?;
-            *slot = Some(decode(word).map(|instr| {
-                let low = match &instr {
-                    Instr::Alu(a) => lower(a, nregs),
-                    Instr::Branch(_) => None,
-                };
-                let event = is_event(&instr);
-                let fast = low.as_ref().and_then(Lowered::fast);
-                Slot {
-                    instr,
-                    low,
-                    fast,
-                    event,
+            self.fill(pc, decode(word).map(|instr| self.slot_of(instr)));
+            // Fetch ahead through the straight-line run this instruction starts, as far as
+            // it goes (every instruction with a block form; at most BLOCK_MAX), so that the
+            // run executes as one block the first time too. Only words that decode to such
+            // instructions are kept; the first other one is decoded when it runs.
+            let mut last = pc;
+            if self.decoded[pc]
+                .as_ref()
+                .is_some_and(|d| d.as_ref().is_ok_and(|s| s.block.is_some()))
+            {
+                while last + 1 < self.len && last + 1 - pc < usize::from(BLOCK_MAX) {
+                    let next = last + 1;
+                    if self.decoded.get(next).is_some_and(Option::is_some) {
+                        break;
+                    }
+                    let a = self.base.wrapping_add(next as u32 * 8);
+                    let Some(slot) = mem
+                        .read_u64(a)
+                        .and_then(|w| decode(w).ok())
+                        .map(|i| self.slot_of(i))
+                        .filter(|s| s.block.is_some())
+                    else {
+                        break;
+                    };
+                    self.fill(next, Ok(slot));
+                    last = next;
                 }
-            }));
+            }
+            self.link_blocks(last);
         }
-        match slot {
+        match &self.decoded[pc] {
             Some(Ok(_)) => Ok(()),
             Some(Err(e)) => Err(FaultKind::InvalidInstruction {
                 word: mem.read_u64(addr).unwrap_or(0),
                 reason: e.to_string(),
             }),
             None => unreachable!("filled above"),
+        }
+    }
+
+    /// An instruction, lowered for this dispatch's register file.
+    fn slot_of(&self, instr: Instr) -> Slot {
+        let low = match &instr {
+            Instr::Alu(a) => lower(a, self.nregs),
+            Instr::Branch(_) => None,
+        };
+        let event = is_event(&instr);
+        let fast = low.as_ref().and_then(Lowered::fast);
+        let block = low.as_ref().and_then(Lowered::block);
+        Slot {
+            instr,
+            low,
+            fast,
+            block,
+            event,
+            run: 0,
+            pure_run: 0,
+        }
+    }
+
+    /// Stores the decoded instruction at `pc` (and its block form in `blocks`).
+    fn fill(&mut self, pc: usize, slot: Result<Slot, DecodeError>) {
+        if pc >= self.decoded.len() {
+            self.decoded.resize_with(pc + 64, || None);
+            self.blocks.resize(pc + 64, BlockInstr::PLACEHOLDER);
+        }
+        if let Ok(Slot { block: Some(b), .. }) = &slot {
+            self.blocks[pc] = *b;
+        }
+        self.decoded[pc] = Some(slot);
+    }
+
+    /// Recounts [`Slot::run`] and [`Slot::pure_run`] after the instruction at `pc` was
+    /// decoded: its own, and those of the decoded instructions before it that now reach
+    /// further.
+    fn link_blocks(&mut self, pc: usize) {
+        let len = self.len;
+        let counts = |d: &[Option<Result<Slot, DecodeError>>], p: usize| match d.get(p) {
+            Some(Some(Ok(s))) => (s.run, s.pure_run),
+            _ => (0, 0),
+        };
+        let mut p = pc;
+        loop {
+            let (next, next_pure) = counts(&self.decoded, p + 1);
+            let Some(Some(Ok(s))) = self.decoded.get_mut(p) else {
+                return;
+            };
+            let blockable = s.block.is_some() && p + 1 < len;
+            let (run, pure_run) = if blockable {
+                (
+                    (next + 1).min(BLOCK_MAX),
+                    if s.event {
+                        0
+                    } else {
+                        (next_pure + 1).min(BLOCK_MAX)
+                    },
+                )
+            } else {
+                (0, 0)
+            };
+            if p != pc && (run, pure_run) == (s.run, s.pure_run) {
+                return;
+            }
+            s.run = run;
+            s.pure_run = pure_run;
+            if p == 0 {
+                return;
+            }
+            p -= 1;
         }
     }
 
@@ -227,6 +324,14 @@ pub(crate) enum Stop {
     Budget(usize),
 }
 
+/// A fault inside [`Thread::run_block`]: what, the index in the block of the instruction
+/// that raised it, and the QPU clock when that instruction began.
+pub(crate) struct BlockFault {
+    pub kind: FaultKind,
+    pub index: usize,
+    pub began: u64,
+}
+
 /// What happened after one instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -247,6 +352,9 @@ pub(crate) struct Ctx<'a, 't> {
     pub threads_per_qpu: u32,
     pub qpu: u32,
     pub trace: Option<&'a mut (dyn Write + 't)>,
+    /// Whether the fast forms and blocks may run: no trace, and not
+    /// `GpuConfig::generic_only`. Otherwise every instruction takes the generic path.
+    pub fast: bool,
     /// Set when the instruction writes `syncb`.
     pub barrier: bool,
     /// What the instruction wrote, for the trace.
@@ -425,6 +533,21 @@ impl Thread {
             if n == budget {
                 return Err(Stop::Budget(at));
             }
+            if let Some(s) = code.slot(at) {
+                if s.run > 1 && self.block_ready(cx) {
+                    let k = block_len(s.run, budget - n, *cx.clock, until, cx.timing);
+                    match self.run_block(code, k, until, cx) {
+                        Ok(ran) => {
+                            n += ran as u64;
+                            if *cx.clock >= until {
+                                return Ok((Outcome::Continue, n, self.pc - 1));
+                            }
+                            continue;
+                        }
+                        Err(f) => return Err(Stop::Fault(f.kind, at + f.index)),
+                    }
+                }
+            }
             n += 1;
             match self.step(code, cx) {
                 Ok(Outcome::Continue) if !cx.barrier && *cx.clock < until => {}
@@ -464,7 +587,7 @@ impl Thread {
             // tracing on what was written; the general path handles both.
             let ends_here =
                 f.thrsw && !self.prev_thrsw && self.last_thrsw_found && self.thrsw.is_none();
-            if self.thread_end_at.is_none() && !ends_here && cx.trace.is_none() {
+            if self.thread_end_at.is_none() && !ends_here && cx.fast {
                 *cx.clock += cx.timing.clocks_per_instr;
                 self.instrs += 1;
                 self.fast_alu(f, cx)?;
@@ -485,7 +608,7 @@ impl Thread {
     ) -> Result<Outcome, FaultKind> {
         *cx.clock += cx.timing.clocks_per_instr;
         self.instrs += 1;
-        if let (Some(low), Instr::Alu(a), None) = (&slot.low, &slot.instr, &cx.trace) {
+        if let (Some(low), Instr::Alu(a), true) = (&slot.low, &slot.instr, cx.fast) {
             // The thread-end rules depend on where the thread is in its end sequence; the
             // generic path checks them.
             let ends_here =
@@ -691,6 +814,153 @@ impl Thread {
             target: Some(target),
             unif,
         });
+        Ok(())
+    }
+
+    /// Whether the thread's state lets a block of fast-form instructions run without the
+    /// per-instruction checks: no branch or thread switch counting down its delay slots, not
+    /// in its thread-end sequence, no SFU result pending, fast paths allowed (`Ctx::fast`).
+    #[inline(always)]
+    pub fn block_ready(&self, cx: &Ctx<'_, '_>) -> bool {
+        self.branch.is_none()
+            && self.thrsw.is_none()
+            && self.thread_end_at.is_none()
+            && self.sfu_pending.is_none()
+            && cx.fast
+    }
+
+    /// Runs up to `k` instructions from `pc`, all with a block form (a block, [`Slot::run`]),
+    /// with the effect `exec` has running them one at a time when [`Thread::block_ready`]
+    /// holds: nothing those per-instruction checks look at changes inside a block (it holds
+    /// no branch, thrsw, SFU op or flag update). Stops early after an `ldtmu` whose stall takes
+    /// the clock to `until`, where the scheduler stops the thread. Returns the instructions
+    /// run, or the fault of the instruction that raised it, which is left as `exec` leaves it
+    /// (its clock and count taken, the pc on it).
+    #[inline(never)]
+    pub fn run_block(
+        &mut self,
+        code: &Code,
+        k: usize,
+        until: u64,
+        cx: &mut Ctx<'_, '_>,
+    ) -> Result<usize, BlockFault> {
+        let start = self.pc;
+        let cpi = cx.timing.clocks_per_instr;
+        let instrs = self.instrs;
+        let mut k = k;
+        let mut j = 0;
+        // The clock and the instruction count are kept here and stored where something
+        // reads them: the signal loads, the magic writes, the end of the block.
+        let mut clock = *cx.clock;
+        let blocks = &code.blocks[start..start + k];
+        while j < k {
+            let b = &blocks[j];
+            clock += cpi;
+            j += 1;
+            let zn = b.flags.map(|f| {
+                let v = f.op.apply(
+                    &self.rf[usize::from(f.a) % RF_SLOTS],
+                    &self.rf[usize::from(f.b) % RF_SLOTS],
+                );
+                let (z, n, _) = zn_bits(&v, f.kind);
+                (f, z, n)
+            });
+            for o in &b.rf[..usize::from(b.n).min(2)] {
+                let (a, b, d) = (
+                    usize::from(o.a) % RF_SLOTS,
+                    usize::from(o.b) % RF_SLOTS,
+                    usize::from(o.dst) & 63,
+                );
+                match o.cond {
+                    None => o.op.apply_rf(&mut self.rf, a, b, d),
+                    Some(c) => {
+                        let mask = self.cond_mask(Some(c));
+                        let v = o.op.apply(&self.rf[a], &self.rf[b]);
+                        let reg = &mut self.rf[d];
+                        for i in 0..16 {
+                            if mask >> i & 1 == 1 {
+                                reg[i] = v[i];
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some((f, z, n)) = zn {
+                if b.magic.is_none() && b.sig == SigLoad::None {
+                    // No carry: lowering left carry pushes and updates to the generic path.
+                    self.update_flags(f.pf, f.uf, z, n, None, "")
+                        .map_err(|kind| BlockFault {
+                            kind,
+                            index: j - 1,
+                            began: clock - cpi,
+                        })?;
+                    continue;
+                }
+            } else if b.magic.is_none() && b.sig == SigLoad::None {
+                continue;
+            }
+            *cx.clock = clock;
+            self.instrs = instrs + j as u64;
+            self.pc = start + j - 1;
+            self.block_effects(b, cx)
+                .and_then(|()| match zn {
+                    Some((f, z, n)) => self.update_flags(f.pf, f.uf, z, n, None, ""),
+                    None => Ok(()),
+                })
+                .map_err(|kind| BlockFault {
+                    kind,
+                    index: j - 1,
+                    began: clock - cpi,
+                })?;
+            if let SigLoad::Tmu(_) = b.sig {
+                clock = *cx.clock;
+                // A stall moved the clock: the thread stops at `until` as before.
+                if clock >= until {
+                    break;
+                }
+                k = j + block_len(u16::MAX, (k - j) as u64, clock, until, cx.timing);
+            }
+        }
+        *cx.clock = clock;
+        self.instrs = instrs + j as u64;
+        self.pc = start + j;
+        self.prev_thrsw = false;
+        Ok(j)
+    }
+
+    /// What a block instruction does besides its register ops, in the order
+    /// `lower::BlockInstr` gives: the signal's load, then the magic write. The magic op reads
+    /// its inputs as they were before the instruction's register ops wrote theirs.
+    #[inline(always)]
+    fn block_effects(&mut self, b: &BlockInstr, cx: &mut Ctx<'_, '_>) -> Result<(), FaultKind> {
+        match b.sig {
+            SigLoad::None => {}
+            SigLoad::Unif(r) => {
+                let v = self.read_uniform(&mut cx.mem)?;
+                self.rf[usize::from(r) & 63] = [v; 16];
+            }
+            SigLoad::Unifa(r) => {
+                let v = self.read_unifa(&mut cx.mem)?;
+                self.rf[usize::from(r) & 63] = [v; 16];
+            }
+            SigLoad::Tmu(r) => {
+                let e = self.fifo.pop_front().ok_or(FaultKind::LdtmuEmpty)?;
+                if e.ready > *cx.clock {
+                    let wait = e.ready - *cx.clock;
+                    *cx.clock = e.ready;
+                    cx.stats.tmu_wait_cycles += wait;
+                }
+                self.rf[usize::from(r) & 63] = e.data;
+            }
+        }
+        if let Some(m) = b.magic {
+            let v = m.op.apply(
+                &self.rf[usize::from(m.a) % RF_SLOTS],
+                &self.rf[usize::from(m.b) % RF_SLOTS],
+            );
+            let mask = self.cond_mask(m.cond);
+            self.write_magic(m.dst, v, mask, cx, &mut 0)?;
+        }
         Ok(())
     }
 
@@ -1499,6 +1769,23 @@ impl Thread {
         }
         Ok(())
     }
+}
+
+/// How many instructions of a block of `run` to run at once: within the step budget, and
+/// none after the one that takes the clock from `clock` to `until` (where the scheduler
+/// stops the thread), counting `clocks_per_instr` per instruction (an `ldtmu` stall can only
+/// end the block earlier; [`Thread::run_block`] checks it).
+#[inline(always)]
+pub(crate) fn block_len(run: u16, budget: u64, clock: u64, until: u64, timing: &Timing) -> usize {
+    let mut k = u64::from(run).min(budget);
+    if timing.clocks_per_instr > 0 {
+        k = k.min(
+            until
+                .saturating_sub(clock)
+                .div_ceil(timing.clocks_per_instr),
+        );
+    }
+    k as usize
 }
 
 fn sig_addr(ins: &AluInstr) -> Result<Waddr, FaultKind> {

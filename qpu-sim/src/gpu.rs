@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use crate::exec::{Code, Ctx, Outcome, Stop, Thread};
+use crate::exec::{Code, Ctx, Outcome, Stop, Thread, block_len};
 use crate::fault::{Fault, FaultKind, Location};
 use crate::memory::Mem;
 use crate::memory::{MapError, Memory};
@@ -53,6 +53,10 @@ pub struct GpuConfig {
     /// Host threads a dispatch may use (1 runs everything on the calling thread). The result
     /// is the same whatever the number: see `Gpu::dispatch`.
     pub host_threads: usize,
+    /// Runs every instruction through the generic path, as under a trace: none of the fast
+    /// forms or blocks (docs/qpu-sim.md, "How instructions run"). Slower, with the same
+    /// results; for checking the fast paths against it.
+    pub generic_only: bool,
 }
 
 impl Default for GpuConfig {
@@ -64,6 +68,7 @@ impl Default for GpuConfig {
             max_steps: 1 << 30,
             timing: Timing::default(),
             host_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            generic_only: false,
         }
     }
 }
@@ -329,6 +334,7 @@ impl Gpu {
             && timing.clocks_per_instr > 0
             && timing.quantum > 0;
         let mut pending: Vec<PendingFault> = vec![None; nqpus as usize];
+        let fast_paths = !self.config.generic_only;
         let mut spread = false;
         while live > 0 {
             if parallel {
@@ -348,6 +354,7 @@ impl Gpu {
                             nregs,
                             threads,
                             horizon,
+                            fast: fast_paths,
                         },
                         if spread { self.config.host_threads } else { 1 },
                     );
@@ -428,6 +435,7 @@ impl Gpu {
                         nregs,
                         threads_per_qpu: threads,
                         qpu: q as u32,
+                        fast: fast_paths && trace.is_none(),
                         trace: trace.as_deref_mut(),
                         barrier: false,
                         written: &mut written,
@@ -605,6 +613,8 @@ struct PureEnv<'a> {
     nregs: u32,
     threads: u32,
     horizon: u64,
+    /// Whether the fast forms and blocks may run (`GpuConfig::generic_only` unset).
+    fast: bool,
 }
 
 /// The parallel phase: each QPU runs on its own, up to `env.horizon`, every instruction that
@@ -736,6 +746,7 @@ fn run_pure(qs: &mut QpuState, q: u32, env: &PureEnv<'_>, pending: &mut PendingF
                 nregs: env.nregs,
                 threads_per_qpu: env.threads,
                 qpu: q,
+                fast: env.fast,
                 trace: None,
                 barrier: false,
                 written: &mut written,
@@ -746,6 +757,38 @@ fn run_pure(qs: &mut QpuState, q: u32, env: &PureEnv<'_>, pending: &mut PendingF
                 };
                 if ins.event || th.ending() {
                     break 'visits;
+                }
+                if ins.pure_run > 1 && th.block_ready(&cx) {
+                    // A block holds no event and no thrsw (`Slot::pure_run`).
+                    let start = *cx.clock;
+                    let k = block_len(ins.pure_run, u64::MAX, start, epoch_end, env.timing);
+                    match th.run_block(env.code, k, epoch_end, &mut cx) {
+                        Ok(ran) => {
+                            n += ran as u64;
+                            cx.stats.threads[slot].instructions += ran as u64;
+                            if *cx.clock >= epoch_end {
+                                break Outcome::Continue;
+                            }
+                            continue;
+                        }
+                        Err(f) => {
+                            n += f.index as u64 + 1;
+                            let at = Location {
+                                qpu: q,
+                                thread: th.slot,
+                                batch: th.batch,
+                                pc: env.code.base.wrapping_add(th.pc as u32 * 8),
+                            };
+                            *pending = Some((
+                                Fault {
+                                    kind: f.kind,
+                                    at: Some(at),
+                                },
+                                (f.began / quantum + 1) * quantum,
+                            ));
+                            break 'visits;
+                        }
+                    }
                 }
                 let pc = env.code.base.wrapping_add(th.pc as u32 * 8);
                 let start = *cx.clock;

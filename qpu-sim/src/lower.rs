@@ -45,6 +45,9 @@ pub(crate) struct Half {
     pub cond: Option<Cond>,
     /// A flag push or update.
     pub flags: bool,
+    /// The push and the update, when `flags`.
+    pub pf: Option<Pf>,
+    pub uf: Option<Uf>,
 }
 
 /// The signal part the lowered form handles.
@@ -136,6 +139,178 @@ impl Lowered {
             reads: self.reads,
             sig: self.sig,
             thrsw: self.thrsw,
+        })
+    }
+}
+
+/// One ALU of a block instruction that writes a register: `rf[dst] = op(rf[a], rf[b])` in
+/// the lanes its condition selects.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RfOp {
+    pub op: LaneOp,
+    pub a: Operand,
+    pub b: Operand,
+    pub dst: u8,
+    pub cond: Option<Cond>,
+}
+
+/// The ALU of a block instruction that writes a magic address writing no register (the
+/// TMU, `unifa`), in the lanes its condition selects.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MagicOp {
+    pub op: LaneOp,
+    pub a: Operand,
+    pub b: Operand,
+    pub dst: Magic,
+    pub cond: Option<Cond>,
+}
+
+/// The ALU of a block instruction that pushes or updates the flags (with Z and N; the carry
+/// is left to the generic path), evaluated on its own for them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FlagOp {
+    pub op: LaneOp,
+    pub kind: FlagKind,
+    pub a: Operand,
+    pub b: Operand,
+    pub pf: Option<Pf>,
+    pub uf: Option<Uf>,
+}
+
+/// An instruction as a block runs it (`Thread::run_block`): no thrsw, no signal but the
+/// loads, ALUs that are direct lane functions writing registers or a magic address that
+/// writes no register, under any condition, and at most one flag push or update without the
+/// carry. Its register writes are put in an order in which none of them changes a register
+/// another op of the instruction still reads, so that each can write its register directly.
+///
+/// Run in this order: the flag op's Z and N (inputs read before any write); `rf[..n]`, each
+/// written at once; the signal's load and its register; the magic op and its write; the flag
+/// push or update. That has the same effect as reading everything and taking every condition
+/// first, then writing add, mul and signal, then updating the flags: no op reads a register
+/// an earlier one wrote (the magic op reads none the instruction writes), no two write the
+/// same register, conditions see the flags from before the instruction, and what another QPU
+/// or a fault can see (the signal's uniform or FIFO read, then the magic write) keeps its
+/// order. Registers written before a fault are not seen: a fault ends the dispatch.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BlockInstr {
+    pub n: u8,
+    pub rf: [RfOp; 2],
+    pub magic: Option<MagicOp>,
+    pub sig: SigLoad,
+    pub flags: Option<FlagOp>,
+}
+
+impl BlockInstr {
+    /// What `Code` holds for an instruction without a block form (never run).
+    pub(crate) const PLACEHOLDER: BlockInstr = BlockInstr {
+        n: 0,
+        rf: [RfOp::NOP; 2],
+        magic: None,
+        sig: SigLoad::None,
+        flags: None,
+    };
+}
+
+impl RfOp {
+    /// A padding op (never run: `BlockInstr::n` excludes it).
+    const NOP: RfOp = RfOp {
+        op: LaneOp::Mov,
+        a: IMM_BASE,
+        b: IMM_BASE,
+        dst: 0,
+        cond: None,
+    };
+}
+
+impl Lowered {
+    /// The block form (see [`BlockInstr`]), when the instruction has one.
+    pub(crate) fn block(&self) -> Option<BlockInstr> {
+        if self.thrsw {
+            return None;
+        }
+        let mut rf = Vec::with_capacity(2);
+        let mut magic = None;
+        let mut flags = None;
+        for h in [&self.add, &self.mul].into_iter().flatten() {
+            let Eval::Direct(op, kind) = h.eval else {
+                return None;
+            };
+            if h.flags {
+                let carry = h.pf == Some(Pf::Pushc)
+                    || matches!(h.uf, Some(Uf::Andc | Uf::Andnc | Uf::Nornc | Uf::Norc));
+                if carry || flags.is_some() {
+                    return None;
+                }
+                flags = Some(FlagOp {
+                    op,
+                    kind,
+                    a: h.a,
+                    b: h.b,
+                    pf: h.pf,
+                    uf: h.uf,
+                });
+            }
+            match h.dst {
+                Waddr::Rf(n) => rf.push(RfOp {
+                    op,
+                    a: h.a,
+                    b: h.b,
+                    dst: n,
+                    cond: h.cond,
+                }),
+                Waddr::Magic(Magic::Nop) => {}
+                Waddr::Magic(
+                    m @ (Magic::Tmua
+                    | Magic::Tmuau
+                    | Magic::Tmud
+                    | Magic::Tmudref
+                    | Magic::Tmuoff
+                    | Magic::Tmuc
+                    | Magic::Unifa),
+                ) if magic.is_none() && !h.flags => {
+                    magic = Some(MagicOp {
+                        op,
+                        a: h.a,
+                        b: h.b,
+                        dst: m,
+                        cond: h.cond,
+                    });
+                }
+                _ => return None,
+            }
+        }
+        let sig_dst = match self.sig {
+            SigLoad::None => None,
+            SigLoad::Unif(n) | SigLoad::Unifa(n) | SigLoad::Tmu(n) => Some(n),
+        };
+        // Every register written once.
+        let dsts: Vec<u8> = rf.iter().map(|o: &RfOp| o.dst).chain(sig_dst).collect();
+        if (1..dsts.len()).any(|i| dsts[..i].contains(&dsts[i])) {
+            return None;
+        }
+        // The magic op runs last, so it must read nothing the instruction writes.
+        if let Some(m) = &magic {
+            if dsts.iter().any(|&d| m.a == d || m.b == d) {
+                return None;
+            }
+        }
+        let reads = |o: &RfOp, r: u8| o.a == r || o.b == r;
+        if let [x, y] = rf[..] {
+            match (reads(&y, x.dst), reads(&x, y.dst)) {
+                (false, _) => {}
+                (true, false) => rf.swap(0, 1),
+                (true, true) => return None,
+            }
+        }
+        Some(BlockInstr {
+            n: rf.len() as u8,
+            rf: [
+                rf.first().copied().unwrap_or(RfOp::NOP),
+                rf.get(1).copied().unwrap_or(RfOp::NOP),
+            ],
+            magic,
+            sig: self.sig,
+            flags,
         })
     }
 }
@@ -238,14 +413,15 @@ fn half(
     b: &Input,
     dst: Waddr,
     cond: Option<Cond>,
-    flags: bool,
-    carry_read: bool,
+    af: &AluFlags,
     direct: Option<(LaneOp, FlagKind)>,
     carry_op: bool,
     nregs: u32,
 ) -> Option<(Half, u64)> {
     let a = operand(a, nsrc >= 1, nregs)?;
     let b = operand(b, nsrc >= 2, nregs)?;
+    let flags = af.pf.is_some() || af.uf.is_some();
+    let carry_read = reads_carry(af);
     if let Waddr::Rf(n) = dst {
         if u32::from(n) >= nregs {
             return None;
@@ -266,6 +442,8 @@ fn half(
             dst,
             cond,
             flags,
+            pf: af.pf,
+            uf: af.uf,
         },
         reg_bit(a) | reg_bit(b),
     ))
@@ -322,8 +500,7 @@ pub(crate) fn lower(ins: &AluInstr, nregs: u32) -> Option<Lowered> {
             &add.b,
             add.dst,
             add.flags.cond,
-            add_flags,
-            reads_carry(&add.flags),
+            &add.flags,
             add_lane_op(
                 add.op,
                 add.a.unpack,
@@ -348,8 +525,7 @@ pub(crate) fn lower(ins: &AluInstr, nregs: u32) -> Option<Lowered> {
             &mul.b,
             mul.dst,
             mul.flags.cond,
-            mul_flags,
-            reads_carry(&mul.flags),
+            &mul.flags,
             mul_lane_op(mul.op, mul.a.unpack, mul.b.unpack, mul.pack),
             mul.op == MulOp::Sub,
             nregs,

@@ -55,6 +55,9 @@ pub struct SimConfig {
     /// Host threads the emulator may use for one job. Default: the host's available
     /// parallelism. Results (memory and statistics) do not depend on it.
     pub host_threads: usize,
+    /// Runs every instruction through the emulator's generic path, without its fast forms
+    /// (`qpu_sim::GpuConfig::generic_only`): slower, the same results; for checking them.
+    pub generic_only: bool,
 }
 
 impl Default for SimConfig {
@@ -66,6 +69,7 @@ impl Default for SimConfig {
             max_steps: 1 << 30,
             memory_limit: 1 << 30,
             host_threads: qpu_sim::GpuConfig::default().host_threads,
+            generic_only: false,
         }
     }
 }
@@ -324,6 +328,7 @@ impl SimDevice {
                     batch_count: BatchCount::for_revision(self.config.rev.into()),
                     max_steps: self.config.max_steps,
                     host_threads: self.config.host_threads.max(1),
+                    generic_only: self.config.generic_only,
                     ..GpuConfig::default()
                 };
                 let registry = Arc::clone(&self.registry);

@@ -87,9 +87,11 @@ impl Setup {
         self.dispatch_both(cfg, Some(threads))
     }
 
-    /// Runs the dispatch on one host thread and, on a copy of the buffers, on two. Both must
-    /// give the same statistics or fault and the same memory (scheduling is deterministic
-    /// whatever the host thread count); the one-thread result is kept.
+    /// Runs the dispatch on one host thread and, on copies of the buffers, on two, and on one
+    /// with a trace (into a sink), under which every instruction takes the generic path
+    /// instead of the fast forms and blocks. All three must give the same statistics or
+    /// fault and the same memory (scheduling is deterministic whatever the host thread count,
+    /// and the fast paths are optimisations only); the one-thread result is kept.
     fn dispatch_both(&mut self, cfg: [u32; 7], threads: Option<u32>) -> Result<Stats, Fault> {
         let mut two = Gpu::new(GpuConfig {
             host_threads: 2,
@@ -97,6 +99,8 @@ impl Setup {
         });
         two.memory = self.gpu.memory.clone();
         self.gpu.config.host_threads = 1;
+        let mut generic = Gpu::new(self.gpu.config.clone());
+        generic.memory = self.gpu.memory.clone();
         let opts = || DispatchOptions {
             trace: None,
             threads_per_qpu: threads,
@@ -105,6 +109,19 @@ impl Setup {
         let r2 = two.dispatch(cfg, opts());
         assert_eq!(r1, r2, "1 and 2 host threads give different results");
         same_memory(&self.gpu, &two);
+        let mut sink = std::io::sink();
+        let rg = generic.dispatch(
+            cfg,
+            DispatchOptions {
+                trace: Some(&mut sink),
+                threads_per_qpu: threads,
+            },
+        );
+        assert_eq!(
+            r1, rg,
+            "the fast paths and the generic path give different results"
+        );
+        same_memory(&self.gpu, &generic);
         r1
     }
 
@@ -120,7 +137,7 @@ pub fn same_memory(a: &Gpu, b: &Gpu) {
     for (addr, _) in bufs {
         assert!(
             a.bo(addr) == b.bo(addr),
-            "buffer {addr:#010x} differs between 1 and 2 host threads"
+            "buffer {addr:#010x} differs between the two runs"
         );
     }
 }
