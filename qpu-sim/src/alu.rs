@@ -404,6 +404,7 @@ lane_op_table! {
     MovUh => l_mov_uh,
     Rot => l_rot,
     Rotq => l_rotq,
+    Shuffle => l_shuffle,
     Itof => l_itof,
     Utof => l_utof,
     Smul24 => l_smul24,
@@ -421,6 +422,14 @@ pub(crate) fn l_rot(a: &Lanes, b: &Lanes, r: &mut Lanes) {
     let n = b[0] as usize & 15;
     for (i, r) in r.iter_mut().enumerate() {
         *r = a[(i + n) & 15];
+    }
+}
+
+/// `shuffle`: dst[i] = a[b[i] % 16].
+#[inline(always)]
+pub(crate) fn l_shuffle(a: &Lanes, b: &Lanes, r: &mut Lanes) {
+    for (r, &y) in r.iter_mut().zip(b) {
+        *r = a[y as usize & 15];
     }
 }
 
@@ -479,6 +488,7 @@ pub(crate) fn add_lane_op(
         Mov => int(mov_lane_op(ua)),
         Rot => int(LaneOp::Rot),
         Rotq => int(LaneOp::Rotq),
+        Shuffle => int(LaneOp::Shuffle),
         Itof if pack == Pack::None => Some((LaneOp::Itof, FlagKind::Float)),
         Utof if pack == Pack::None => Some((LaneOp::Utof, FlagKind::Float)),
         Fadd | Faddnf => float(LaneOp::Fadd),
@@ -688,8 +698,7 @@ pub fn eval_add(
         Mov => OpResult::int(mov_lane_op(ua).apply(a, b)),
         Rotq => OpResult::int(val(l_rotq, a, b)),
         Rot => OpResult::int(val(l_rot, a, b)),
-        // `shuffle`: dst[i] = a[b[i] % 16].
-        Shuffle => OpResult::int(std::array::from_fn(|i| a[b[i] as usize & 15])),
+        Shuffle => OpResult::int(val(l_shuffle, a, b)),
         Nop | Barrierid | Tmuwt => OpResult::int([0; 16]),
         Xcd | Ycd | Fxcd | Fycd | Iid | Sampid | Msf | Setmsf | Revf | Setrevf => {
             return Err(FaultKind::Unsupported(format!(

@@ -10,7 +10,9 @@ use qpu_asm::{AluInstr, BranchInstr, DecodeError, Input, Instr, Src, decode};
 use crate::alu::{FlagKind, LaneCtx, Lanes, OpResult, eval_add, eval_mul, is_sfu, multop_rtop};
 use crate::fault::FaultKind;
 use crate::float::{fin, pack_f32};
-use crate::lower::{BlockInstr, Eval, Fast, FastDst, Half, IMM_BASE, Lowered, SigLoad, lower};
+use crate::lower::{
+    BlockInstr, Eval, Fast, FastDst, Half, IMM_BASE, Lowered, RfOp, SigLoad, lower,
+};
 use crate::memory::{Mem, Memory};
 use crate::timing::{QpuStats, Timing};
 use crate::tmu::{self, TmuRequest};
@@ -28,6 +30,9 @@ pub(crate) struct Code {
     /// The block form of every decoded instruction that has one, by index, for
     /// [`Thread::run_block`] (a placeholder elsewhere, never run: [`Slot::run`] is 0 there).
     blocks: Vec<BlockInstr>,
+    /// By index: how many instructions from this one are [`BlockInstr::regs_only`] and in
+    /// the same block (at most [`Slot::run`]).
+    regs_runs: Vec<u16>,
 }
 
 /// One decoded instruction and, when it has one, its lowered form (`crate::lower`).
@@ -70,6 +75,7 @@ impl Code {
             nregs,
             decoded: Vec::new(),
             blocks: Vec::new(),
+            regs_runs: Vec::new(),
         })
     }
 
@@ -159,6 +165,7 @@ impl Code {
         if pc >= self.decoded.len() {
             self.decoded.resize_with(pc + 64, || None);
             self.blocks.resize(pc + 64, BlockInstr::PLACEHOLDER);
+            self.regs_runs.resize(pc + 64, 0);
         }
         if let Ok(Slot { block: Some(b), .. }) = &slot {
             self.blocks[pc] = *b;
@@ -166,7 +173,7 @@ impl Code {
         self.decoded[pc] = Some(slot);
     }
 
-    /// Recounts [`Slot::run`] and [`Slot::pure_run`] after the instruction at `pc` was
+    /// Recounts [`Slot::run`], [`Slot::pure_run`] and `regs_runs` after the instruction at `pc` was
     /// decoded: its own, and those of the decoded instructions before it that now reach
     /// further.
     fn link_blocks(&mut self, pc: usize) {
@@ -194,11 +201,16 @@ impl Code {
             } else {
                 (0, 0)
             };
-            if p != pc && (run, pure_run) == (s.run, s.pure_run) {
+            let regs_run = match self.blocks[p].regs_only && run > 0 {
+                true => (self.regs_runs.get(p + 1).copied().unwrap_or(0) + 1).min(run),
+                false => 0,
+            };
+            if p != pc && (run, pure_run, regs_run) == (s.run, s.pure_run, self.regs_runs[p]) {
                 return;
             }
             s.run = run;
             s.pure_run = pure_run;
+            self.regs_runs[p] = regs_run;
             if p == 0 {
                 return;
             }
@@ -853,65 +865,29 @@ impl Thread {
         // reads them: the signal loads, the magic writes, the end of the block.
         let mut clock = *cx.clock;
         let blocks = &code.blocks[start..start + k];
+        let regs_runs = &code.regs_runs[start..start + k];
         while j < k {
+            // A stretch of instructions with register ops only: nothing to store between them.
+            let r = usize::from(regs_runs[j]).min(k - j);
+            if r > 0 {
+                for b in &blocks[j..j + r] {
+                    self.rf_ops(b);
+                }
+                j += r;
+                clock += cpi * r as u64;
+                continue;
+            }
             let b = &blocks[j];
             clock += cpi;
             j += 1;
-            let zn = b.flags.map(|f| {
-                let v = f.op.apply(
-                    &self.rf[usize::from(f.a) % RF_SLOTS],
-                    &self.rf[usize::from(f.b) % RF_SLOTS],
-                );
-                let (z, n, _) = zn_bits(&v, f.kind);
-                (f, z, n)
-            });
-            for o in &b.rf[..usize::from(b.n).min(2)] {
-                let (a, b, d) = (
-                    usize::from(o.a) % RF_SLOTS,
-                    usize::from(o.b) % RF_SLOTS,
-                    usize::from(o.dst) & 63,
-                );
-                match o.cond {
-                    None => o.op.apply_rf(&mut self.rf, a, b, d),
-                    Some(c) => {
-                        let mask = self.cond_mask(Some(c));
-                        let v = o.op.apply(&self.rf[a], &self.rf[b]);
-                        let reg = &mut self.rf[d];
-                        for i in 0..16 {
-                            if mask >> i & 1 == 1 {
-                                reg[i] = v[i];
-                            }
-                        }
-                    }
-                }
-            }
-            if let Some((f, z, n)) = zn {
-                if b.magic.is_none() && b.sig == SigLoad::None {
-                    // No carry: lowering left carry pushes and updates to the generic path.
-                    self.update_flags(f.pf, f.uf, z, n, None, "")
-                        .map_err(|kind| BlockFault {
-                            kind,
-                            index: j - 1,
-                            began: clock - cpi,
-                        })?;
-                    continue;
-                }
-            } else if b.magic.is_none() && b.sig == SigLoad::None {
-                continue;
-            }
             *cx.clock = clock;
             self.instrs = instrs + j as u64;
             self.pc = start + j - 1;
-            self.block_effects(b, cx)
-                .and_then(|()| match zn {
-                    Some((f, z, n)) => self.update_flags(f.pf, f.uf, z, n, None, ""),
-                    None => Ok(()),
-                })
-                .map_err(|kind| BlockFault {
-                    kind,
-                    index: j - 1,
-                    began: clock - cpi,
-                })?;
+            self.block_instr(b, cx).map_err(|kind| BlockFault {
+                kind,
+                index: j - 1,
+                began: clock - cpi,
+            })?;
             if let SigLoad::Tmu(_) = b.sig {
                 clock = *cx.clock;
                 // A stall moved the clock: the thread stops at `until` as before.
@@ -928,11 +904,64 @@ impl Thread {
         Ok(j)
     }
 
-    /// What a block instruction does besides its register ops, in the order
-    /// `lower::BlockInstr` gives: the signal's load, then the magic write. The magic op reads
-    /// its inputs as they were before the instruction's register ops wrote theirs.
+    /// The register ops of a block instruction, in its order.
     #[inline(always)]
-    fn block_effects(&mut self, b: &BlockInstr, cx: &mut Ctx<'_, '_>) -> Result<(), FaultKind> {
+    fn rf_ops(&mut self, b: &BlockInstr) {
+        if b.via_temp {
+            let o = &b.rf[1];
+            let v = o.op.apply(
+                &self.rf[usize::from(o.a) % RF_SLOTS],
+                &self.rf[usize::from(o.b) % RF_SLOTS],
+            );
+            self.rf_op(&b.rf[0]);
+            let mask = self.cond_mask(o.cond);
+            blend(&mut self.rf[usize::from(o.dst) & 63], &v, mask);
+            return;
+        }
+        for o in &b.rf[..usize::from(b.n).min(2)] {
+            self.rf_op(o);
+        }
+    }
+
+    /// One register op of a block instruction, in the lanes its condition selects.
+    #[inline(always)]
+    fn rf_op(&mut self, o: &RfOp) {
+        let (a, b, d) = (
+            usize::from(o.a) % RF_SLOTS,
+            usize::from(o.b) % RF_SLOTS,
+            usize::from(o.dst) & 63,
+        );
+        match o.cond {
+            None => o.op.apply_rf(&mut self.rf, a, b, d),
+            Some(c) => {
+                let mask = self.cond_mask(Some(c));
+                let v = o.op.apply(&self.rf[a], &self.rf[b]);
+                blend(&mut self.rf[d], &v, mask);
+            }
+        }
+    }
+
+    /// A block instruction that is not [`BlockInstr::regs_only`], in the order `lower::BlockInstr`
+    /// gives: the flag op's Z and N and the magic op's value from the inputs as they were,
+    /// the register ops, the signal's load, the magic write, the flag update.
+    #[inline(never)]
+    fn block_instr(&mut self, b: &BlockInstr, cx: &mut Ctx<'_, '_>) -> Result<(), FaultKind> {
+        let zn = b.flags.map(|f| {
+            let v = f.op.apply(
+                &self.rf[usize::from(f.a) % RF_SLOTS],
+                &self.rf[usize::from(f.b) % RF_SLOTS],
+            );
+            let (z, n, _) = zn_bits(&v, f.kind);
+            (f, z, n)
+        });
+        let magic = b.magic.map(|m| {
+            let v = m.op.apply(
+                &self.rf[usize::from(m.a) % RF_SLOTS],
+                &self.rf[usize::from(m.b) % RF_SLOTS],
+            );
+            (m, self.cond_mask(m.cond), v)
+        });
+        self.rf_ops(b);
         match b.sig {
             SigLoad::None => {}
             SigLoad::Unif(r) => {
@@ -953,13 +982,22 @@ impl Thread {
                 self.rf[usize::from(r) & 63] = e.data;
             }
         }
-        if let Some(m) = b.magic {
-            let v = m.op.apply(
-                &self.rf[usize::from(m.a) % RF_SLOTS],
-                &self.rf[usize::from(m.b) % RF_SLOTS],
-            );
-            let mask = self.cond_mask(m.cond);
-            self.write_magic(m.dst, v, mask, cx, &mut 0)?;
+        if let Some((m, mask, v)) = magic {
+            // The common data and configuration writes here; lookups and the rest through
+            // write_magic, which does the same for these.
+            match m.dst {
+                Magic::Tmud | Magic::Tmudref | Magic::Tmuoff if self.tmu_data.len() < 4 => {
+                    let mut d = [0u32; 16];
+                    blend(&mut d, &v, mask);
+                    self.tmu_data.push(d);
+                }
+                Magic::Tmuc => self.tmu_cfg = v[0],
+                _ => self.write_magic(m.dst, v, mask, cx, &mut 0)?,
+            }
+        }
+        if let Some((f, z, n)) = zn {
+            // No carry: lowering leaves carry pushes and updates to the generic path.
+            self.update_flags(f.pf, f.uf, z, n, None, "")?;
         }
         Ok(())
     }
@@ -1768,6 +1806,34 @@ impl Thread {
             }
         }
         Ok(())
+    }
+}
+
+/// Lane masks of 4 lanes, by the 4 bits selecting them (bit i: lane i all ones).
+static NIBBLE_LANES: [[u32; 4]; 16] = {
+    let mut t = [[0u32; 4]; 16];
+    let mut n = 0;
+    while n < 16 {
+        let mut i = 0;
+        while i < 4 {
+            if n >> i & 1 == 1 {
+                t[n][i] = u32::MAX;
+            }
+            i += 1;
+        }
+        n += 1;
+    }
+    t
+};
+
+/// `reg[i] = v[i]` in the lanes `mask` selects, without a branch per lane.
+#[inline(always)]
+fn blend(reg: &mut Lanes, v: &Lanes, mask: u16) {
+    for (q, (r4, v4)) in reg.chunks_exact_mut(4).zip(v.chunks_exact(4)).enumerate() {
+        let m = &NIBBLE_LANES[usize::from(mask >> (4 * q)) & 15];
+        for ((r, &x), &m) in r4.iter_mut().zip(v4).zip(m) {
+            *r = (x & m) | (*r & !m);
+        }
     }
 }
 

@@ -181,18 +181,24 @@ pub(crate) struct FlagOp {
 /// loads, ALUs that are direct lane functions writing registers or a magic address that
 /// writes no register, under any condition, and at most one flag push or update without the
 /// carry. Its register writes are put in an order in which none of them changes a register
-/// another op of the instruction still reads, so that each can write its register directly.
+/// another op of the instruction still reads, so that each can write its register directly;
+/// when each of the two reads what the other writes, the second goes through a temporary.
 ///
-/// Run in this order: the flag op's Z and N (inputs read before any write); `rf[..n]`, each
-/// written at once; the signal's load and its register; the magic op and its write; the flag
-/// push or update. That has the same effect as reading everything and taking every condition
-/// first, then writing add, mul and signal, then updating the flags: no op reads a register
-/// an earlier one wrote (the magic op reads none the instruction writes), no two write the
-/// same register, conditions see the flags from before the instruction, and what another QPU
-/// or a fault can see (the signal's uniform or FIFO read, then the magic write) keeps its
-/// order. Registers written before a fault are not seen: a fault ends the dispatch.
+/// Run in this order: the flag op's Z and N and the magic op's value and lanes (inputs read
+/// before any write); `rf[..n]`, each written at once; the signal's load and its register;
+/// the magic write; the flag push or update. That has the same effect as reading everything
+/// and taking every condition first, then writing add, mul and signal, then updating the
+/// flags: no op reads a register an earlier one wrote, no two write the same register,
+/// conditions see the flags from before the instruction, and what another QPU or a fault can
+/// see (the signal's uniform or FIFO read, then the magic write) keeps its order. Registers
+/// written before a fault are not seen: a fault ends the dispatch.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BlockInstr {
+    /// Only register ops: no flag op, magic op or signal load.
+    pub regs_only: bool,
+    /// The two register ops each read what the other writes: `rf[1]` is computed first into
+    /// a temporary and written after `rf[0]`.
+    pub via_temp: bool,
     pub n: u8,
     pub rf: [RfOp; 2],
     pub magic: Option<MagicOp>,
@@ -203,6 +209,8 @@ pub(crate) struct BlockInstr {
 impl BlockInstr {
     /// What `Code` holds for an instruction without a block form (never run).
     pub(crate) const PLACEHOLDER: BlockInstr = BlockInstr {
+        regs_only: false,
+        via_temp: false,
         n: 0,
         rf: [RfOp::NOP; 2],
         magic: None,
@@ -288,21 +296,18 @@ impl Lowered {
         if (1..dsts.len()).any(|i| dsts[..i].contains(&dsts[i])) {
             return None;
         }
-        // The magic op runs last, so it must read nothing the instruction writes.
-        if let Some(m) = &magic {
-            if dsts.iter().any(|&d| m.a == d || m.b == d) {
-                return None;
-            }
-        }
         let reads = |o: &RfOp, r: u8| o.a == r || o.b == r;
+        let mut via_temp = false;
         if let [x, y] = rf[..] {
             match (reads(&y, x.dst), reads(&x, y.dst)) {
                 (false, _) => {}
                 (true, false) => rf.swap(0, 1),
-                (true, true) => return None,
+                (true, true) => via_temp = true,
             }
         }
         Some(BlockInstr {
+            regs_only: magic.is_none() && flags.is_none() && self.sig == SigLoad::None,
+            via_temp,
             n: rf.len() as u8,
             rf: [
                 rf.first().copied().unwrap_or(RfOp::NOP),

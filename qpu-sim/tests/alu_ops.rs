@@ -602,3 +602,34 @@ fn shifts_by_a_small_immediate_match_shifts_by_a_register() {
         }
     }
 }
+
+#[test]
+fn shifts_by_a_register_whose_lanes_agree_or_not() {
+    // The per-lane rule (`b % 32`) with counts from a register that are equal in every lane
+    // (a uniform, as the kernels shift by), equal only in their low 5 bits (3 and 35), and
+    // equal in all lanes but one, for each lane: a shift that takes one count for all lanes
+    // when they agree must see every lane.
+    let a: [u32; 16] =
+        std::array::from_fn(|i| 0x9abc_def0u32.rotate_left(7 * i as u32) ^ (i as u32) << 28);
+    type Shift = fn(u32, u32) -> u32;
+    let ops: [(&str, Shift); 3] = [
+        ("shl", |x, c| x << (c % 32)),
+        ("shr", |x, c| x >> (c % 32)),
+        ("asr", |x, c| ((x as i32) >> (c % 32)) as u32),
+    ];
+    let mut counts: Vec<[u32; 16]> = vec![
+        [5; 16],
+        std::array::from_fn(|i| if i % 2 == 0 { 3 } else { 35 }),
+    ];
+    for odd in 0..16 {
+        counts.push(std::array::from_fn(|i| if i == odd { 6 } else { 17 }));
+    }
+    for b in &counts {
+        for (op, f) in ops {
+            let got = eval(&format!("{op} rf12, rf10, rf11"), &a, b, &[0; 16]);
+            for i in 0..16 {
+                assert_eq!(got[i], f(a[i], b[i]), "{op} by {b:?}, lane {i}");
+            }
+        }
+    }
+}

@@ -61,6 +61,29 @@ fn two_ops_can_swap_two_registers() {
         &[0; 16],
     );
     assert_eq!(got, lanes(|i| b[i] << 16 | a[i]));
+    // The same under conditions, the second op's lanes chosen by the flags.
+    let c = lanes(|i| if i % 3 == 1 { 0 } else { 1 });
+    let got = eval(
+        "
+    mov.pushz -, rf12
+    mov rf13, rf10 ; mov rf14, rf11
+    mov.ifa rf13, rf14 ; mov.ifna rf14, rf13
+    shl rf12, rf13, -16  # by 16
+    or rf12, rf12, rf14
+",
+        &a,
+        &b,
+        &c,
+    );
+    // Where c == 0 (A set): rf13 = b, rf14 stays b; elsewhere rf13 stays a, rf14 = a.
+    assert_eq!(
+        got,
+        lanes(|i| if c[i] == 0 {
+            b[i] << 16 | b[i]
+        } else {
+            a[i] << 16 | a[i]
+        })
+    );
 }
 
 /// A magic write (here `tmud`) takes its value from before the instruction's register writes.
