@@ -419,10 +419,12 @@ lane_op_table! {
 /// `rotate`: dst[i] = a[(i + b[0]) % 16].
 #[inline(always)]
 pub(crate) fn l_rot(a: &Lanes, b: &Lanes, r: &mut Lanes) {
+    // The lanes twice over, read from lane n: 16 lanes in one copy instead of one index each.
     let n = b[0] as usize & 15;
-    for (i, r) in r.iter_mut().enumerate() {
-        *r = a[(i + n) & 15];
-    }
+    let mut twice = [0u32; 32];
+    twice[..16].copy_from_slice(a);
+    twice[16..].copy_from_slice(a);
+    r.copy_from_slice(&twice[n..n + 16]);
 }
 
 /// `shuffle`: dst[i] = a[b[i] % 16].

@@ -442,16 +442,13 @@ impl Thread {
     }
 
     /// The next word of the second uniform stream (`ldunifa`, `ldunifarf`).
-    #[inline]
+    #[inline(always)]
     fn read_unifa(&mut self, mem: &mut Mem<'_>) -> Result<u32, FaultKind> {
         // Mesa qpu_schedule.c: ldunifa needs 3 instructions between it and the unifa write
         // (py-videocore7 test_unifa.py: "Three delays are required").
         if let Some(w) = self.unifa_written {
             if self.instrs - w < 4 {
-                return Err(FaultKind::Hazard(format!(
-                    "ldunifa {} instruction(s) after the unifa write; it needs 3 instructions in between",
-                    self.instrs - w - 1
-                )));
+                return Err(unifa_too_soon(self.instrs - w - 1));
             }
         }
         let addr = self.unifa;
@@ -1807,6 +1804,14 @@ impl Thread {
         }
         Ok(())
     }
+}
+
+/// The fault of an `ldunifa` `between` instructions after the `unifa` write.
+#[cold]
+fn unifa_too_soon(between: u64) -> FaultKind {
+    FaultKind::Hazard(format!(
+        "ldunifa {between} instruction(s) after the unifa write; it needs 3 instructions in between"
+    ))
 }
 
 /// Lane masks of 4 lanes, by the 4 bits selecting them (bit i: lane i all ones).

@@ -633,3 +633,16 @@ fn shifts_by_a_register_whose_lanes_agree_or_not() {
         }
     }
 }
+
+#[test]
+fn rotate_by_every_count() {
+    // rot: dst[i] = a[(i + b[0]) % 16] for every count a register can hold in its low bits
+    // (lane 0 decides; the other lanes of b hold something else).
+    let a: [u32; 16] = std::array::from_fn(|i| 0x100 * i as u32 + 0x11);
+    for n in 0u32..40 {
+        let b: [u32; 16] = std::array::from_fn(|i| if i == 0 { n } else { 7 });
+        let got = eval("rot rf12, rf10, rf11", &a, &b, &[0; 16]);
+        let want: [u32; 16] = std::array::from_fn(|i| a[(i + n as usize) % 16]);
+        assert_eq!(got, want, "rot by {n}");
+    }
+}
