@@ -336,8 +336,12 @@ impl Gpu {
         let mut pending: Vec<PendingFault> = vec![None; nqpus as usize];
         let fast_paths = !self.config.generic_only;
         let mut spread = false;
+        // Quanta to go without a parallel phase, and how many the next short phase skips.
+        let (mut skip, mut backoff) = (0u64, 1u64);
         while live > 0 {
-            if parallel {
+            if parallel && skip > 0 {
+                skip -= 1;
+            } else if parallel {
                 let horizon = epoch_end.saturating_add(PURE_WINDOW_QUANTA * timing.quantum);
                 let bound: u64 = qpus
                     .iter()
@@ -363,6 +367,16 @@ impl Gpu {
                     // TMU-bound kernel stops at every lookup, so a phase goes to host threads
                     // only after the one before it (run here) showed a long stretch.
                     spread = ran >= SPREAD_MIN_INSTRS;
+                    // A phase too short to go to host threads only costs its bookkeeping:
+                    // after one, the serial loop runs alone for a while (twice as long after
+                    // each short phase in a row, up to MAX_SKIP_QUANTA). Which instructions
+                    // the parallel phase takes never changes the result.
+                    if spread {
+                        backoff = 1;
+                    } else {
+                        skip = backoff;
+                        backoff = (backoff * 2).min(MAX_SKIP_QUANTA);
+                    }
                 }
             }
             epoch_end += timing.quantum;
@@ -601,6 +615,9 @@ const PURE_WINDOW_QUANTA: u64 = 512;
 
 /// Instructions a parallel phase must have run for the next one to use host threads.
 const SPREAD_MIN_INSTRS: u64 = 8192;
+
+/// The most quanta the serial loop runs alone after parallel phases too short to spread.
+const MAX_SKIP_QUANTA: u64 = 64;
 
 /// A fault the parallel phase met, and the end of the quantum the serial loop raises it in.
 type PendingFault = Option<(Fault, u64)>;
