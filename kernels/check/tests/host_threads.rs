@@ -3,6 +3,7 @@
 //! coefficients and costs the same modelled instructions and cycles on 1 and 2 threads.
 
 use golden::rng::Rng;
+use kernels::Stats;
 use kernels_check::{Batch, KERNELS, Layout};
 use runtime::{Device, SimConfig};
 
@@ -22,21 +23,25 @@ fn every_kernel_runs_the_same_on_1_and_2_host_threads() {
             .expect("open the emulator");
             batch.run(&device).expect("the kernel runs")
         };
-        let (plane1, coefs1, st1) = run(1);
-        let (plane2, coefs2, st2) = run(2);
-        let name = which.name();
-        assert!(plane1 == plane2, "{name}: the planes differ");
-        assert!(coefs1 == coefs2, "{name}: the coefficients differ");
-        assert_eq!(
-            (st1.blocks, st1.threads, st1.instructions, st1.cycles),
-            (st2.blocks, st2.threads, st2.instructions, st2.cycles),
-            "{name}: the statistics differ"
-        );
-        assert!(
-            st1.instructions > 0 && st1.cycles > 0,
-            "{name}: ran on the emulator"
-        );
+        assert_same(which.name(), run(1), run(2));
     }
+}
+
+/// Asserts that two runs of a kernel left the same plane and coefficients and cost the same
+/// modelled instructions and cycles, and that they ran.
+fn assert_same(name: &str, one: (Vec<u8>, Vec<i16>, Stats), two: (Vec<u8>, Vec<i16>, Stats)) {
+    let ((plane1, coefs1, st1), (plane2, coefs2, st2)) = (one, two);
+    assert!(plane1 == plane2, "{name}: the planes differ");
+    assert!(coefs1 == coefs2, "{name}: the coefficients differ");
+    assert_eq!(
+        (st1.blocks, st1.threads, st1.instructions, st1.cycles),
+        (st2.blocks, st2.threads, st2.instructions, st2.cycles),
+        "{name}: the statistics differ"
+    );
+    assert!(
+        st1.instructions > 0 && st1.cycles > 0,
+        "{name}: ran on the emulator"
+    );
 }
 
 /// The emulator's fast paths (its fast forms and blocks of straight-line instructions) are
@@ -63,15 +68,6 @@ fn every_kernel_runs_the_same_through_the_generic_path() {
             .expect("open the emulator");
             batch.run(&device).expect("the kernel runs")
         };
-        let (plane1, coefs1, st1) = run(false);
-        let (plane2, coefs2, st2) = run(true);
-        let name = which.name();
-        assert!(plane1 == plane2, "{name}: the planes differ");
-        assert!(coefs1 == coefs2, "{name}: the coefficients differ");
-        assert_eq!(
-            (st1.blocks, st1.threads, st1.instructions, st1.cycles),
-            (st2.blocks, st2.threads, st2.instructions, st2.cycles),
-            "{name}: the statistics differ"
-        );
+        assert_same(which.name(), run(false), run(true));
     }
 }
