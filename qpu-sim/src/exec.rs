@@ -173,9 +173,8 @@ impl Code {
         self.decoded[pc] = Some(slot);
     }
 
-    /// Recounts [`Slot::run`], [`Slot::pure_run`] and `regs_runs` after the instruction at `pc` was
-    /// decoded: its own, and those of the decoded instructions before it that now reach
-    /// further.
+    /// Recounts [`Slot::run`], [`Slot::pure_run`] and `regs_runs` after the instructions up to
+    /// `pc` were decoded: those at `pc` and before it, back to the first that does not change.
     fn link_blocks(&mut self, pc: usize) {
         let len = self.len;
         let counts = |d: &[Option<Result<Slot, DecodeError>>], p: usize| match d.get(p) {
@@ -826,7 +825,7 @@ impl Thread {
         Ok(())
     }
 
-    /// Whether the thread's state lets a block of fast-form instructions run without the
+    /// Whether the thread's state lets a block (`Thread::run_block`) run without the
     /// per-instruction checks: no branch or thread switch counting down its delay slots, not
     /// in its thread-end sequence, no SFU result pending, fast paths allowed (`Ctx::fast`).
     #[inline(always)]
@@ -841,7 +840,7 @@ impl Thread {
     /// Runs up to `k` instructions from `pc`, all with a block form (a block, [`Slot::run`]),
     /// with the effect `exec` has running them one at a time when [`Thread::block_ready`]
     /// holds: nothing those per-instruction checks look at changes inside a block (it holds
-    /// no branch, thrsw, SFU op or flag update). Stops early after an `ldtmu` whose stall takes
+    /// no branch, thrsw or SFU op). Stops early after an `ldtmu` whose stall takes
     /// the clock to `until`, where the scheduler stops the thread. Returns the instructions
     /// run, or the fault of the instruction that raised it, which is left as `exec` leaves it
     /// (its clock and count taken, the pc on it).
