@@ -187,6 +187,12 @@ impl Module {
         }
     }
 
+    /// `DQBUF(CAPTURE)` of buffer `index`: vb2 calls `buf_finish`, which tells the decoder.
+    fn dequeue_capture(&mut self, index: u32) {
+        self.dec
+            .buffer_dequeued(Queue::Capture, index, &mut self.hw);
+    }
+
     fn queue_capture(&mut self, index: u32) {
         let size = self.hw.cap[index as usize].as_ref().unwrap().map.len() as u32;
         self.dec
@@ -426,6 +432,7 @@ fn run(path: &Path, script: Script) -> Report {
             }
         }
         while let Some((i, done)) = m.hw.cap_done.pop_front() {
+            m.dequeue_capture(i);
             progressed = true;
             assert_eq!(
                 done.flags & v4l2_flags::ERROR,
