@@ -521,6 +521,18 @@ unsafe extern "C" fn buf_queue(vb: *mut b::vb2_buffer) {
     wake(dev);
 }
 
+/// Called by vb2 for every buffer it hands back to userspace in `DQBUF`, and for every
+/// prepared buffer it takes back in `STREAMOFF`: the decoder holds a resolution change's event
+/// until the frames before it have left vb2's done list.
+unsafe extern "C" fn buf_finish(vb: *mut b::vb2_buffer) {
+    let dev = device();
+    let (ctx, queue, index, _) = vb_parts(vb);
+    let mut hub = dev.hub.lock();
+    hub.with_session(ctx_session(ctx), |d, s| d.buffer_dequeued(queue, index, s));
+    drop(hub);
+    wake(dev);
+}
+
 unsafe extern "C" fn start_streaming(q: *mut b::vb2_queue, _count: c_uint) -> c_int {
     let dev = device();
     let (ctx, queue) = vq_ctx(q);
@@ -981,6 +993,7 @@ pub(crate) fn fill_ops(dev: &Device, owner: *mut b::module) {
         v.buf_init = Some(buf_init);
         v.buf_prepare = Some(buf_prepare);
         v.buf_queue = Some(buf_queue);
+        v.buf_finish = Some(buf_finish);
         v.buf_cleanup = Some(buf_cleanup);
         v.start_streaming = Some(start_streaming);
         v.stop_streaming = Some(stop_streaming);

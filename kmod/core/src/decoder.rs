@@ -174,6 +174,8 @@ struct Side {
     timestamp: [u64; MAX_BUFFERS],
     cookie: [u32; MAX_BUFFERS],
     attached: [bool; MAX_BUFFERS],
+    /// Handed back with a frame (vb2 holds it in its done list) and not dequeued yet.
+    undequeued: [bool; MAX_BUFFERS],
     fifo: IndexRing,
     flushing: bool,
 }
@@ -188,6 +190,7 @@ impl Side {
             timestamp: [0; MAX_BUFFERS],
             cookie: [0; MAX_BUFFERS],
             attached: [false; MAX_BUFFERS],
+            undequeued: [false; MAX_BUFFERS],
             fifo: IndexRing::new(),
             flushing: false,
         }
@@ -238,6 +241,9 @@ pub struct Decoder {
     /// The daemon's source change still needs its acknowledgement, a `Flush { capture }`
     /// (another capture flush was in flight when it arrived).
     change_ack_owed: bool,
+    /// A resolution change is known but its event waits until the client has dequeued every
+    /// frame of the old format (see [`Decoder::buffer_dequeued`]).
+    change_event_owed: bool,
 }
 
 /// Placeholder CAPTURE format before the stream is parsed: NV12 at the coded size the client
@@ -291,6 +297,7 @@ impl Decoder {
             last_owed: false,
             stop_after_change: false,
             change_ack_owed: false,
+            change_event_owed: false,
         }
     }
 
@@ -389,6 +396,7 @@ impl Decoder {
         self.height = height;
         self.format = None;
         self.pending = None;
+        self.change_event_owed = false;
         if !self.lost {
             self.phase = Phase::Initialization;
         }
@@ -405,6 +413,7 @@ impl Decoder {
         side.state[i] = BufState::Client;
         side.size[i] = size;
         side.attached[i] = false;
+        side.undequeued[i] = false;
         Ok(())
     }
 
@@ -420,13 +429,30 @@ impl Decoder {
         let i = index as usize;
         side.fifo.remove(index);
         side.state[i] = BufState::Unallocated;
+        side.undequeued[i] = false;
         if side.attached[i] {
             side.attached = [false; MAX_BUFFERS];
             if open {
                 sink.send(session, &Message::ReleaseBuffers { queue });
             }
         }
+        self.emit_change_event(sink);
         self.maybe_recover();
+    }
+
+    /// `buf_finish`: the client dequeued buffer `index` of `queue` (or vb2 took it back in a
+    /// `STREAMOFF`). Once every frame of the old format is out of vb2's done list, the event
+    /// of a pending resolution change is queued, followed by the empty `LAST` buffer.
+    pub fn buffer_dequeued(&mut self, queue: Queue, index: u32, sink: &mut dyn Sink) {
+        let side = self.side_mut(queue);
+        if !side.index_ok(index) || !side.undequeued[index as usize] {
+            return;
+        }
+        side.undequeued[index as usize] = false;
+        if self.change_event_owed {
+            self.emit_change_event(sink);
+            self.pump(sink);
+        }
     }
 
     /// `buf_prepare`: whether `QBUF` may proceed.
@@ -622,6 +648,8 @@ impl Decoder {
         let side = self.side_mut(queue);
         side.flushing = false;
         side.fifo.clear();
+        // vb2 drops its done list with the queue.
+        side.undequeued = [false; MAX_BUFFERS];
         for i in 0..MAX_BUFFERS {
             if matches!(side.state[i], BufState::Queued | BufState::Daemon) {
                 side.state[i] = BufState::Client;
@@ -639,6 +667,7 @@ impl Decoder {
                 }
             }
         }
+        self.emit_change_event(sink);
         self.maybe_recover();
     }
 
@@ -732,6 +761,7 @@ impl Decoder {
         self.drain_sent = false;
         self.last_owed = false;
         self.change_ack_owed = false;
+        self.change_event_owed = false;
         for q in [Queue::Output, Queue::Capture] {
             let side = self.side_mut(q);
             side.attached = [false; MAX_BUFFERS];
@@ -823,6 +853,11 @@ impl Decoder {
             }
         }
         if self.last_owed {
+            // An empty buffer seen before the event ends the stream for some clients
+            // (GStreamer 1.22), so the end of the old format waits for its event.
+            if self.change_event_owed {
+                return;
+            }
             if let Some(index) = self.cap.fifo.pop() {
                 self.cap.state[index as usize] = BufState::Client;
                 self.last_owed = false;
@@ -989,6 +1024,7 @@ impl Decoder {
             flags |= v4l2_flags::LAST;
         }
         self.cap.state[i] = BufState::Client;
+        self.cap.undequeued[i] = true;
         sink.capture_done(
             f.buffer,
             CaptureDone {
@@ -1016,10 +1052,11 @@ impl Decoder {
             self.phase = Phase::Decoding;
             return;
         }
-        sink.event(Event::SourceChange(sc));
+        self.pending = Some(sc);
+        self.change_event_owed = true;
+        self.emit_change_event(sink);
         if first && !self.cap.streaming {
             // Initialization -> Capture setup: the client allocates CAPTURE now.
-            self.pending = Some(sc);
             self.phase = Phase::CaptureSetup;
         } else {
             // Dynamic resolution change, also for a client that started CAPTURE early for
@@ -1028,7 +1065,6 @@ impl Decoder {
             // every frame of the old format has been returned
             // already, so the sequence ends with an empty LAST buffer: one queued now, one
             // the flush below hands back, or the next one the client queues.
-            self.pending = Some(sc);
             if self.cap.streaming {
                 self.phase = Phase::ResolutionChange;
                 self.last_owed = true;
@@ -1037,6 +1073,27 @@ impl Decoder {
             }
             self.ack_change(sink);
         }
+    }
+
+    /// Queues the owed source change event once no frame of the old format waits in vb2's
+    /// done list. A client may reconfigure CAPTURE the moment it sees the event, without
+    /// dequeuing up to the `LAST` buffer as `dev-decoder.rst` asks: GStreamer 1.22's
+    /// v4l2videodec polls for events before buffers and then stops CAPTURE at once, and
+    /// whatever frame was still done but not dequeued went with the `STREAMOFF` (seen on
+    /// the KASAN guest as "1 frames 7-7 left undrained after CMD_STOP" and the last
+    /// 320x240 frame of `vp9_reschange_320x240_176x144.ivf` missing). Holding the event
+    /// until those frames are dequeued costs a client that follows the specification
+    /// nothing: it dequeues them anyway before it reaches `LAST`.
+    fn emit_change_event(&mut self, sink: &mut dyn Sink) {
+        if !self.change_event_owed || self.cap.undequeued.iter().any(|&u| u) {
+            return;
+        }
+        let Some(sc) = self.pending else {
+            self.change_event_owed = false;
+            return;
+        };
+        self.change_event_owed = false;
+        sink.event(Event::SourceChange(sc));
     }
 
     /// Whether `sc` is the CAPTURE format the client was told before the stream was parsed

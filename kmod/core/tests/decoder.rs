@@ -454,15 +454,14 @@ fn dynamic_resolution_change_sequence() {
     s.take();
     d.daemon_message(&Message::SourceChange(f2), &mut s)
         .unwrap();
+    // The frame before the change is still in vb2's done list: the event waits for the
+    // client to dequeue it, the acknowledgement to the daemon does not.
     assert_eq!(
         s.take(),
-        vec![
-            Call::Event(Event::SourceChange(f2)),
-            Call::Send(Owned::Flush(Queues {
-                output: false,
-                capture: true
-            })),
-        ]
+        vec![Call::Send(Owned::Flush(Queues {
+            output: false,
+            capture: true
+        }))]
     );
     assert_eq!(d.phase(), Phase::ResolutionChange);
     // Queries answer with the new format at once.
@@ -478,10 +477,16 @@ fn dynamic_resolution_change_sequence() {
         &mut s,
     )
     .unwrap();
+    assert!(s.take().is_empty(), "no empty LAST buffer before the event");
+    // Dequeuing a buffer that holds no frame changes nothing; the frame's does.
+    d.buffer_dequeued(Queue::Capture, 2, &mut s);
+    assert!(s.take().is_empty());
+    d.buffer_dequeued(Queue::Capture, 0, &mut s);
     let calls = s.take();
-    assert_eq!(calls.len(), 1);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[0], Call::Event(Event::SourceChange(f2)));
     assert!(matches!(
-        calls[0],
+        calls[1],
         Call::CaptureDone(
             _,
             CaptureDone {
@@ -817,6 +822,7 @@ fn random_sequences_never_lose_or_duplicate_a_buffer() {
                 }
                 3 => {
                     if let Some(i) = (0..4).find(|&i| client_cap[i]) {
+                        d.buffer_dequeued(Queue::Capture, i as u32, &mut s);
                         if d.buffer_prepare(Queue::Capture, i as u32, f.size_image)
                             .is_ok()
                         {
@@ -1109,6 +1115,8 @@ fn a_resolution_change_is_acknowledged_even_with_no_buffer_at_the_daemon() {
         d.decoder_cmd(DecCmd::Stop, &mut s).unwrap();
         d.daemon_message(&frame(1, 0, &f1, 10, 0), &mut s).unwrap();
         d.daemon_message(&frame(1, 1, &f1, 10, 0), &mut s).unwrap();
+        d.buffer_dequeued(Queue::Capture, 0, &mut s);
+        d.buffer_dequeued(Queue::Capture, 1, &mut s);
         s.take();
         d.daemon_message(&Message::SourceChange(f2), &mut s)
             .unwrap();
@@ -1190,6 +1198,67 @@ fn a_change_during_a_capture_flush_is_acknowledged_after_it() {
     d.streamoff_finish(Queue::Capture, &mut s);
     // A FlushDone nobody asked for is still an error.
     assert!(d.daemon_message(&capture_flush_done(), &mut s).is_err());
+}
+
+/// The event of a resolution change waits while a frame of the old format sits in vb2's
+/// done list, and the empty `LAST` buffer waits for the event: GStreamer 1.22 stops CAPTURE
+/// the moment it sees the event (what vb2 still held was lost) and takes an empty buffer
+/// seen before it for the end of the stream. A `STREAMOFF(CAPTURE)`, which empties the done
+/// list, releases the event too.
+#[test]
+fn the_change_event_waits_until_the_old_frames_are_dequeued() {
+    let f1 = fmt(320, 240, 2);
+    let f2 = fmt(176, 144, 2);
+    for streamoff in [false, true] {
+        let (mut d, mut s) = decoding(2, 2, &f1);
+        d.daemon_message(&frame(1, 0, &f1, 10, 0), &mut s).unwrap();
+        s.take();
+        d.daemon_message(&Message::SourceChange(f2), &mut s)
+            .unwrap();
+        assert_eq!(s.take(), vec![CAPTURE_FLUSH]);
+        d.daemon_message(&capture_flush_done(), &mut s).unwrap();
+        // Buffer 1 is back from the daemon and could carry LAST, but not before the event.
+        assert!(s.take().is_empty());
+        assert_eq!(d.buf_state(Queue::Capture, 1), BufState::Queued);
+        if streamoff {
+            assert!(!d.streamoff_begin(Queue::Capture, &mut s));
+            d.streamoff_finish(Queue::Capture, &mut s);
+            assert_eq!(
+                s.take(),
+                vec![
+                    Call::CaptureDone(
+                        1,
+                        CaptureDone {
+                            bytesused: 0,
+                            timestamp: 0,
+                            flags: v4l2_flags::ERROR
+                        }
+                    ),
+                    Call::Event(Event::SourceChange(f2)),
+                ]
+            );
+        } else {
+            d.buffer_dequeued(Queue::Capture, 0, &mut s);
+            assert_eq!(
+                s.take(),
+                vec![
+                    Call::Event(Event::SourceChange(f2)),
+                    Call::CaptureDone(
+                        1,
+                        CaptureDone {
+                            bytesused: 0,
+                            timestamp: 0,
+                            flags: v4l2_flags::LAST
+                        }
+                    ),
+                ]
+            );
+            // A second notice for the same buffer (vb2's cancel after a DQBUF) is harmless.
+            d.buffer_dequeued(Queue::Capture, 0, &mut s);
+            assert!(s.take().is_empty());
+        }
+        assert_eq!(d.phase(), Phase::ResolutionChange);
+    }
 }
 
 /// A client that set the coded size and started CAPTURE before the stream was parsed (as
