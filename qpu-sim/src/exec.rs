@@ -958,37 +958,15 @@ impl Thread {
             (m, self.cond_mask(m.cond), v)
         });
         self.rf_ops(b);
-        match b.sig {
-            SigLoad::None => {}
-            SigLoad::Unif(r) => {
-                let v = self.read_uniform(&mut cx.mem)?;
-                self.rf[usize::from(r) & 63] = [v; 16];
-            }
-            SigLoad::Unifa(r) => {
-                let v = self.read_unifa(&mut cx.mem)?;
-                self.rf[usize::from(r) & 63] = [v; 16];
-            }
-            SigLoad::Tmu(r) => {
-                let e = self.fifo.pop_front().ok_or(FaultKind::LdtmuEmpty)?;
-                if e.ready > *cx.clock {
-                    let wait = e.ready - *cx.clock;
-                    *cx.clock = e.ready;
-                    cx.stats.tmu_wait_cycles += wait;
-                }
-                self.rf[usize::from(r) & 63] = e.data;
-            }
+        if let Some((r, v)) = self.signal_load(b.sig, cx)? {
+            self.rf[usize::from(r) & 63] = v;
         }
         if let Some((m, mask, v)) = magic {
-            // The common data and configuration writes here; lookups and the rest through
-            // write_magic, which does the same for these.
+            // The data and configuration writes inline, the rest through write_magic.
             match m.dst {
-                Magic::Tmud | Magic::Tmudref | Magic::Tmuoff if self.tmu_data.len() < 4 => {
-                    let mut d = [0u32; 16];
-                    blend(&mut d, &v, mask);
-                    self.tmu_data.push(d);
-                }
+                Magic::Tmud | Magic::Tmudref | Magic::Tmuoff => self.queue_tmu_data(&v, mask)?,
                 Magic::Tmuc => self.tmu_cfg = v[0],
-                _ => self.write_magic(m.dst, v, mask, cx, &mut 0)?,
+                dst => self.write_magic(dst, v, mask, cx, &mut 0)?,
             }
         }
         if let Some((f, z, n)) = zn {
@@ -996,6 +974,31 @@ impl Thread {
             self.update_flags(f.pf, f.uf, z, n, None, "")?;
         }
         Ok(())
+    }
+
+    /// The value a lowered signal load brings and the register it goes to: the next uniform
+    /// or second-stream word in every lane, or the next TMU FIFO entry (stalling until it
+    /// arrives, counted as TMU wait).
+    #[inline(always)]
+    fn signal_load(
+        &mut self,
+        sig: SigLoad,
+        cx: &mut Ctx<'_, '_>,
+    ) -> Result<Option<(u8, Lanes)>, FaultKind> {
+        Ok(match sig {
+            SigLoad::None => None,
+            SigLoad::Unif(r) => Some((r, [self.read_uniform(&mut cx.mem)?; 16])),
+            SigLoad::Unifa(r) => Some((r, [self.read_unifa(&mut cx.mem)?; 16])),
+            SigLoad::Tmu(r) => {
+                let e = self.fifo.pop_front().ok_or(FaultKind::LdtmuEmpty)?;
+                if e.ready > *cx.clock {
+                    let wait = e.ready - *cx.clock;
+                    *cx.clock = e.ready;
+                    cx.stats.tmu_wait_cycles += wait;
+                }
+                Some((r, e.data))
+            }
+        })
     }
 
     /// Executes an instruction of the simple shape through its fast form (`lower::Fast`):
@@ -1028,20 +1031,7 @@ impl Thread {
                 &rf[usize::from(h.b) % RF_SLOTS],
             );
         }
-        let sig = match f.sig {
-            SigLoad::None => None,
-            SigLoad::Unif(r) => Some((r, [self.read_uniform(&mut cx.mem)?; 16])),
-            SigLoad::Unifa(r) => Some((r, [self.read_unifa(&mut cx.mem)?; 16])),
-            SigLoad::Tmu(r) => {
-                let e = self.fifo.pop_front().ok_or(FaultKind::LdtmuEmpty)?;
-                if e.ready > *cx.clock {
-                    let wait = e.ready - *cx.clock;
-                    *cx.clock = e.ready;
-                    cx.stats.tmu_wait_cycles += wait;
-                }
-                Some((r, e.data))
-            }
-        };
+        let sig = self.signal_load(f.sig, cx)?;
         // The magic addresses a fast form writes write no register, and the registers it
         // writes are distinct (`Lowered::simple`), so no write can meet another.
         if let Some(h) = &f.add {
@@ -1139,26 +1129,12 @@ impl Thread {
                 }
             };
         }
-        let sig_reg = match l.sig {
-            SigLoad::None => None,
-            SigLoad::Unif(r) => {
-                self.scratch[2] = [self.read_uniform(&mut cx.mem)?; 16];
+        let sig_reg = match self.signal_load(l.sig, cx)? {
+            Some((r, v)) => {
+                self.scratch[2] = v;
                 Some(r)
             }
-            SigLoad::Unifa(r) => {
-                self.scratch[2] = [self.read_unifa(&mut cx.mem)?; 16];
-                Some(r)
-            }
-            SigLoad::Tmu(r) => {
-                let e = self.fifo.pop_front().ok_or(FaultKind::LdtmuEmpty)?;
-                if e.ready > *cx.clock {
-                    let wait = e.ready - *cx.clock;
-                    *cx.clock = e.ready;
-                    cx.stats.tmu_wait_cycles += wait;
-                }
-                self.scratch[2] = e.data;
-                Some(r)
-            }
+            None => None,
         };
         let mut rf_written = 0u64;
         if let Some(h) = &l.add {
@@ -1662,6 +1638,21 @@ impl Thread {
         Ok(())
     }
 
+    /// A `tmud`/`tmudref`/`tmuoff` write: one data word per lane for the next lookup (0 in
+    /// the lanes `mask` leaves out).
+    #[inline(always)]
+    fn queue_tmu_data(&mut self, v: &Lanes, mask: u16) -> Result<(), FaultKind> {
+        if self.tmu_data.len() == 4 {
+            return Err(FaultKind::Unsupported(
+                "more than 4 TMU data words before a lookup".into(),
+            ));
+        }
+        let mut d = [0u32; 16];
+        blend(&mut d, v, mask);
+        self.tmu_data.push(d);
+        Ok(())
+    }
+
     fn write_magic(
         &mut self,
         m: Magic,
@@ -1685,123 +1676,128 @@ impl Thread {
                 self.unifa = v[0];
                 self.unifa_written = Some(self.instrs);
             }
-            Magic::Tmud | Magic::Tmudref | Magic::Tmuoff => {
-                if self.tmu_data.len() == 4 {
-                    return Err(FaultKind::Unsupported(
-                        "more than 4 TMU data words before a lookup".into(),
-                    ));
-                }
-                let mut d = [0u32; 16];
-                for i in 0..16 {
-                    if mask >> i & 1 == 1 {
-                        d[i] = v[i];
-                    }
-                }
-                self.tmu_data.push(d);
-            }
+            Magic::Tmud | Magic::Tmudref | Magic::Tmuoff => self.queue_tmu_data(&v, mask)?,
             Magic::Tmuc => self.tmu_cfg = v[0],
-            Magic::Tmua | Magic::Tmuau => {
-                if m == Magic::Tmuau {
-                    // tmuau takes its configuration from the uniform stream (Mesa
-                    // v3d_qpu_magic_waddr_loads_unif; py-videocore7 test_tmu.py
-                    // *_with_uniform_config).
-                    self.tmu_cfg = self.read_uniform(&mut cx.mem)?;
-                }
-                let cfg = (self.tmu_cfg & 0xff) as u8;
-                // One configuration byte per lookup, low byte first; 0xff is the default
-                // (py-videocore7 examples/scopy.py uses 0xFC80FCFC for read, read, prefetch,
-                // write).
-                self.tmu_cfg = (self.tmu_cfg >> 8) | 0xff00_0000;
-                let data = std::mem::take(&mut self.tmu_data);
-                let req = TmuRequest {
-                    addr: v,
-                    mask,
-                    cfg,
-                    data: &data,
-                };
-                let mut words = [[0u32; 16]; 4];
-                let res = tmu::lookup(cx.mem.exclusive()?, &req, &mut words)?;
-                self.tmu_data = data;
-                self.tmu_data.clear();
-                cx.stats.tmu_requests += 1;
-                cx.stats.tmu_bytes += u64::from(res.bytes);
-                // Memory-bus model (docs/qpu-sim.md §Timing).
-                let now = *cx.clock;
-                let start = (*cx.bus_free).max(now * 256);
-                let occupy = (f64::from(res.bytes) * 256.0 / cx.timing.mem_bytes_per_clock) as u64;
-                *cx.bus_free = start + occupy;
-                let start_clk = start.div_ceil(256);
-                if res.nwords == 0 && res.is_write {
-                    self.writes_done = self
-                        .writes_done
-                        .max(start_clk + cx.timing.tmu_write_latency);
-                } else {
-                    if res.is_write {
-                        self.writes_done = self
-                            .writes_done
-                            .max(start_clk + cx.timing.tmu_write_latency);
-                    }
-                    let queued = self.fifo.len() as u32;
-                    let adding = res.nwords as u32;
-                    if queued + adding > self.fifo_capacity {
-                        return Err(FaultKind::TmuFifoOverflow {
-                            queued,
-                            adding,
-                            capacity: self.fifo_capacity,
-                        });
-                    }
-                    let ready = start_clk + cx.timing.tmu_read_latency;
-                    for &w in words.iter().take(res.nwords) {
-                        self.fifo.push_back(FifoEntry { data: w, ready });
-                    }
-                }
-            }
+            Magic::Tmua | Magic::Tmuau => self.tmu_lookup(m, v, mask, cx)?,
             Magic::Syncb => {
                 cx.barrier = true;
                 self.barrier_wait = true;
             }
-            Magic::R0
-            | Magic::R1
-            | Magic::R2
-            | Magic::R3
-            | Magic::R4
-            | Magic::Recip
-            | Magic::Rsqrt
-            | Magic::Exp
-            | Magic::Log
-            | Magic::Sin
-            | Magic::Rsqrt2 => {
-                return Err(FaultKind::InvalidInstruction {
-                    word: 0,
-                    reason: format!("magic write address `{}` is reserved on V3D 7.1", m.name()),
+            other => return Err(magic_write_fault(other)),
+        }
+        Ok(())
+    }
+
+    /// A `tmua`/`tmuau` write: the lookup with the next configuration byte and the queued
+    /// data words, its place on the shared memory bus, and its result words in the FIFO.
+    #[inline(never)]
+    fn tmu_lookup(
+        &mut self,
+        m: Magic,
+        v: Lanes,
+        mask: u16,
+        cx: &mut Ctx<'_, '_>,
+    ) -> Result<(), FaultKind> {
+        if m == Magic::Tmuau {
+            // tmuau takes its configuration from the uniform stream (Mesa
+            // v3d_qpu_magic_waddr_loads_unif; py-videocore7 test_tmu.py
+            // *_with_uniform_config).
+            self.tmu_cfg = self.read_uniform(&mut cx.mem)?;
+        }
+        let cfg = (self.tmu_cfg & 0xff) as u8;
+        // One configuration byte per lookup, low byte first; 0xff is the default
+        // (py-videocore7 examples/scopy.py uses 0xFC80FCFC for read, read, prefetch,
+        // write).
+        self.tmu_cfg = (self.tmu_cfg >> 8) | 0xff00_0000;
+        let data = std::mem::take(&mut self.tmu_data);
+        let req = TmuRequest {
+            addr: v,
+            mask,
+            cfg,
+            data: &data,
+        };
+        let mut words = [[0u32; 16]; 4];
+        let res = tmu::lookup(cx.mem.exclusive()?, &req, &mut words)?;
+        self.tmu_data = data;
+        self.tmu_data.clear();
+        cx.stats.tmu_requests += 1;
+        cx.stats.tmu_bytes += u64::from(res.bytes);
+        // Memory-bus model (docs/qpu-sim.md §Timing).
+        let now = *cx.clock;
+        let start = (*cx.bus_free).max(now * 256);
+        let occupy = (f64::from(res.bytes) * 256.0 / cx.timing.mem_bytes_per_clock) as u64;
+        *cx.bus_free = start + occupy;
+        let start_clk = start.div_ceil(256);
+        if res.nwords == 0 && res.is_write {
+            self.writes_done = self
+                .writes_done
+                .max(start_clk + cx.timing.tmu_write_latency);
+        } else {
+            if res.is_write {
+                self.writes_done = self
+                    .writes_done
+                    .max(start_clk + cx.timing.tmu_write_latency);
+            }
+            let queued = self.fifo.len() as u32;
+            let adding = res.nwords as u32;
+            if queued + adding > self.fifo_capacity {
+                return Err(FaultKind::TmuFifoOverflow {
+                    queued,
+                    adding,
+                    capacity: self.fifo_capacity,
                 });
             }
-            Magic::Tlb | Magic::Tlbu | Magic::Vpm | Magic::Vpmu | Magic::Sync | Magic::Syncu => {
-                return Err(FaultKind::Unsupported(format!(
-                    "writes to `{}` (tile buffer, VPM and the pre-4.2 sync registers) are not part of the compute path",
-                    m.name()
-                )));
-            }
-            Magic::Tmus
-            | Magic::Tmut
-            | Magic::Tmur
-            | Magic::Tmui
-            | Magic::Tmub
-            | Magic::Tmuscm
-            | Magic::Tmusf
-            | Magic::Tmuslod
-            | Magic::Tmuhs
-            | Magic::Tmuhscm
-            | Magic::Tmuhsf
-            | Magic::Tmuhslod
-            | Magic::Tmul => {
-                return Err(FaultKind::Unsupported(format!(
-                    "texture lookups through `{}`; only general memory access (tmua/tmuau/tmud) is modelled",
-                    m.name()
-                )));
+            let ready = start_clk + cx.timing.tmu_read_latency;
+            for &w in words.iter().take(res.nwords) {
+                self.fifo.push_back(FifoEntry { data: w, ready });
             }
         }
         Ok(())
+    }
+}
+
+/// The fault of a write to a magic address a compute shader cannot use.
+#[cold]
+fn magic_write_fault(m: Magic) -> FaultKind {
+    match m {
+        Magic::R0
+        | Magic::R1
+        | Magic::R2
+        | Magic::R3
+        | Magic::R4
+        | Magic::Recip
+        | Magic::Rsqrt
+        | Magic::Exp
+        | Magic::Log
+        | Magic::Sin
+        | Magic::Rsqrt2 => FaultKind::InvalidInstruction {
+            word: 0,
+            reason: format!("magic write address `{}` is reserved on V3D 7.1", m.name()),
+        },
+        Magic::Tlb | Magic::Tlbu | Magic::Vpm | Magic::Vpmu | Magic::Sync | Magic::Syncu => {
+            FaultKind::Unsupported(format!(
+                "writes to `{}` (tile buffer, VPM and the pre-4.2 sync registers) are not part of the compute path",
+                m.name()
+            ))
+        }
+        Magic::Tmus
+        | Magic::Tmut
+        | Magic::Tmur
+        | Magic::Tmui
+        | Magic::Tmub
+        | Magic::Tmuscm
+        | Magic::Tmusf
+        | Magic::Tmuslod
+        | Magic::Tmuhs
+        | Magic::Tmuhscm
+        | Magic::Tmuhsf
+        | Magic::Tmuhslod
+        | Magic::Tmul => FaultKind::Unsupported(format!(
+            "texture lookups through `{}`; only general memory access (tmua/tmuau/tmud) is modelled",
+            m.name()
+        )),
+        // The addresses `write_magic` handles itself do not come here.
+        _ => FaultKind::Unsupported(format!("writes to `{}`", m.name())),
     }
 }
 
