@@ -852,6 +852,8 @@ impl Thread {
         until: u64,
         cx: &mut Ctx<'_, '_>,
     ) -> Result<usize, BlockFault> {
+        #[cfg(test)]
+        BLOCKS_RUN.with(|c| c.set(c.get() + 1));
         let start = self.pc;
         let cpi = cx.timing.clocks_per_instr;
         let instrs = self.instrs;
@@ -1960,4 +1962,11 @@ fn flag_bits(r: &OpResult) -> Result<(u16, u16, Option<u16>), FaultKind> {
         }
     }
     Ok((z, n, r.carry))
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Blocks run on this host thread (`Thread::run_block`), for the tests that check which
+    /// path a dispatch took.
+    pub(crate) static BLOCKS_RUN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }

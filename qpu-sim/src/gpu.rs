@@ -854,3 +854,73 @@ fn run_pure(qs: &mut QpuState, q: u32, env: &PureEnv<'_>, pending: &mut PendingF
     }
     n
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::BLOCKS_RUN;
+
+    /// `generic_only` really turns the blocks off (the tests that compare it with the fast
+    /// paths would compare the fast paths with themselves otherwise), and without it a
+    /// straight-line program runs in blocks.
+    #[test]
+    fn generic_only_runs_no_block() {
+        let src = "
+    nop ; ldunifrf.rf1
+    eidx rf2
+    shl rf2, rf2, 2
+    add rf1, rf1, rf2
+    mov rf3, 5
+    add rf3, rf3, rf3
+    add rf3, rf3, rf3
+    sub rf3, rf3, 1
+    mov tmud, rf3
+    mov tmua, rf1
+    tmuwt -
+    nop ; thrsw
+    nop ; thrsw
+    nop
+    nop
+    nop ; thrsw
+    nop
+    nop
+    nop
+";
+        let code = qpu_asm::assemble(src, "t.qasm", None, &qpu_asm::FsLoader)
+            .expect("assembles")
+            .to_bytes();
+        let run = |generic_only| {
+            let mut gpu = Gpu::new(GpuConfig {
+                host_threads: 1,
+                generic_only,
+                ..GpuConfig::default()
+            });
+            gpu.map_bo(0x1_0000, code.clone()).unwrap();
+            gpu.map_bo(0x2_0000, 0x3_0000u32.to_le_bytes().repeat(4))
+                .unwrap();
+            gpu.map_bo(0x3_0000, vec![0; 64]).unwrap();
+            let cfg = [
+                1 << 16,
+                1 << 16,
+                1 << 16,
+                16 | 1 << 8,
+                1,
+                0x1_0000,
+                0x2_0000,
+            ];
+            BLOCKS_RUN.with(|c| c.set(0));
+            gpu.dispatch(
+                cfg,
+                DispatchOptions {
+                    trace: None,
+                    threads_per_qpu: None,
+                },
+            )
+            .expect("runs");
+            assert_eq!(gpu.bo(0x3_0000).unwrap()[..4], 19u32.to_le_bytes());
+            BLOCKS_RUN.with(|c| c.get())
+        };
+        assert!(run(false) > 0, "the fast paths run blocks");
+        assert_eq!(run(true), 0, "generic_only runs no block");
+    }
+}
