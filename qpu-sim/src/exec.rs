@@ -46,6 +46,8 @@ pub(crate) struct Slot {
     /// Whether it can touch state other QPUs see in the same quantum: a TMU lookup (memory
     /// and the shared bus) or a barrier. The parallel scheduler stops before it.
     pub event: bool,
+    /// Whether it writes `syncb` (a barrier).
+    pub barrier: bool,
     /// How many instructions from this one (this one included) can run as a block
     /// ([`Thread::run_block`]): decoded, with a block form, and followed by an instruction
     /// inside the code; 0 when this one cannot. At most [`BLOCK_MAX`].
@@ -57,13 +59,20 @@ pub(crate) struct Slot {
 /// The longest block [`Slot::run`] counts.
 const BLOCK_MAX: u16 = 1024;
 
-/// Whether an instruction writes `tmua`, `tmuau` or `syncb` (see [`Slot::event`]).
-fn is_event(i: &Instr) -> bool {
+/// Whether an instruction writes a magic address `hit` accepts.
+fn writes_magic(i: &Instr, hit: impl Fn(Magic) -> bool) -> bool {
     let Instr::Alu(a) = i else { return false };
-    let ev = |w: Waddr| matches!(w, Waddr::Magic(Magic::Tmua | Magic::Tmuau | Magic::Syncb));
+    let ev = |w: Waddr| matches!(w, Waddr::Magic(m) if hit(m));
     (a.add.op.has_dst() && ev(a.add.dst))
         || (a.mul.op.has_dst() && ev(a.mul.dst))
         || a.sig_addr.is_some_and(ev)
+}
+
+/// Whether an instruction writes `tmua`, `tmuau` or `syncb` (see [`Slot::event`]).
+fn is_event(i: &Instr) -> bool {
+    writes_magic(i, |m| {
+        matches!(m, Magic::Tmua | Magic::Tmuau | Magic::Syncb)
+    })
 }
 
 impl Code {
@@ -147,6 +156,7 @@ impl Code {
             Instr::Branch(_) => None,
         };
         let event = is_event(&instr);
+        let barrier = writes_magic(&instr, |m| m == Magic::Syncb);
         let fast = low.as_ref().and_then(Lowered::fast);
         let block = low.as_ref().and_then(Lowered::block);
         Slot {
@@ -155,6 +165,7 @@ impl Code {
             fast,
             block,
             event,
+            barrier,
             run: 0,
             pure_run: 0,
         }
@@ -326,6 +337,30 @@ pub(crate) struct Thread {
     pub barrier_wait: bool,
     /// Earliest clock the thread may run again (barrier release).
     pub resume_at: u64,
+    /// The thread's recorded run, when the functional pass has run it already (`crate::split`):
+    /// [`Thread::run`] then only replays its timing.
+    pub replay: Option<Box<Replay>>,
+}
+
+/// A thread's run as the functional pass recorded it, and how far the replay has got.
+pub(crate) struct Replay {
+    pub events: Vec<Ev>,
+    /// The next event.
+    pub next: usize,
+    /// When each word in the TMU FIFO arrives.
+    pub fifo: VecDeque<u64>,
+    pub writes_done: u64,
+}
+
+impl Replay {
+    pub fn new(events: Vec<Ev>) -> Box<Replay> {
+        Box::new(Replay {
+            events,
+            next: 0,
+            fifo: VecDeque::new(),
+            writes_done: 0,
+        })
+    }
 }
 
 /// Why [`Thread::run`] stopped early: a fault at an instruction index, or the instruction
@@ -370,6 +405,58 @@ pub(crate) struct Ctx<'a, 't> {
     pub barrier: bool,
     /// What the instruction wrote, for the trace.
     pub written: &'a mut Vec<(Waddr, Lanes, u16)>,
+    /// In the functional pass (`crate::split`): where timing events go, and how TMU lookups
+    /// reach memory. `None`: the instruction runs in the schedule, with its timing.
+    pub rec: Option<Rec<'a>>,
+}
+
+/// A TMU lookup's memory access in the functional pass (the lookup is timed later, by the
+/// replay).
+pub(crate) type LookupFn<'a> = dyn FnMut(&mut Memory, &TmuRequest<'_>, &mut [Lanes; 4]) -> Result<tmu::TmuResult, FaultKind>
+    + 'a;
+
+/// The functional pass's side of an instruction (`Ctx::rec`).
+pub(crate) struct Rec<'a> {
+    pub events: &'a mut Vec<Ev>,
+    pub lookup: &'a mut LookupFn<'a>,
+}
+
+/// What the replay of a thread needs of one instruction's timing, in the order the
+/// instruction met it: `at` is the thread's instruction count (1-based) at that instruction.
+/// Twelve bytes, as a frame's dispatch records millions: the pass gives up on a thread
+/// that runs past `u32::MAX / 2` instructions (`crate::split`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ev {
+    pub at: u32,
+    pub kind: EvKind,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum EvKind {
+    /// An SFU result read early: the stall in clocks (at most the SFU latency, which the
+    /// pass requires to fit).
+    Sfu(u32),
+    /// An `ldtmu`: the stall until its word arrives.
+    Pop,
+    /// A `tmuwt`: the stall until the thread's writes are done.
+    Wait,
+    /// A TMU lookup: its bytes, the words it returns, whether it writes.
+    /// (At most 16 lanes of 4 words: 256 bytes.)
+    Lookup { bytes: u16, nwords: u8, write: bool },
+    /// A thread switch takes effect after this instruction.
+    Switch,
+    /// The thread ends after this instruction (its index, for a fault's location).
+    End(u32),
+}
+
+impl Ev {
+    /// An event at instruction count `at` (the pass checks that it fits).
+    pub fn new(at: u64, kind: EvKind) -> Ev {
+        Ev {
+            at: at as u32,
+            kind,
+        }
+    }
 }
 
 impl Thread {
@@ -421,6 +508,7 @@ impl Thread {
             instrs: 0,
             barrier_wait: false,
             resume_at: now,
+            replay: None,
         }
     }
 
@@ -535,6 +623,9 @@ impl Thread {
         until: u64,
         budget: u64,
     ) -> Result<(Outcome, u64, usize), Stop> {
+        if self.replay.is_some() {
+            return self.run_replay(cx, until, budget);
+        }
         let mut n = 0u64;
         loop {
             let at = self.pc;
@@ -561,6 +652,107 @@ impl Thread {
                 Ok(Outcome::Continue) if !cx.barrier && *cx.clock < until => {}
                 Ok(o) => return Ok((o, n, at)),
                 Err(k) => return Err(Stop::Fault(k, at)),
+            }
+        }
+    }
+
+    /// [`Thread::run`] for a thread the functional pass has run: the same clock, counters
+    /// and bus traffic from its recorded events, instruction by instruction as `run` would
+    /// meet them (what an instruction does to the clock depends only on the events in it).
+    #[inline(never)]
+    fn run_replay(
+        &mut self,
+        cx: &mut Ctx<'_, '_>,
+        until: u64,
+        budget: u64,
+    ) -> Result<(Outcome, u64, usize), Stop> {
+        let Some(r) = self.replay.as_mut() else {
+            return Err(Stop::Fault(replay_bug(), 0));
+        };
+        let cpi = cx.timing.clocks_per_instr;
+        let mut n = 0u64;
+        loop {
+            let Some(&next) = r.events.get(r.next) else {
+                // The last event is the thread end.
+                return Err(Stop::Fault(replay_bug(), 0));
+            };
+            // Instructions with no event before the next one.
+            let Some(plain) = u64::from(next.at).checked_sub(1 + self.instrs) else {
+                return Err(Stop::Fault(replay_bug(), 0));
+            };
+            if plain > 0 {
+                let fit = until.saturating_sub(*cx.clock).div_ceil(cpi.max(1));
+                let k = plain.min(fit).min(budget - n);
+                *cx.clock += k * cpi;
+                self.instrs += k;
+                n += k;
+                if *cx.clock >= until {
+                    return Ok((Outcome::Continue, n, 0));
+                }
+                if k < plain {
+                    return Err(Stop::Budget(0));
+                }
+            }
+            if n == budget {
+                return Err(Stop::Budget(0));
+            }
+            *cx.clock += cpi;
+            self.instrs += 1;
+            n += 1;
+            let mut outcome = Outcome::Continue;
+            let mut last = 0;
+            while let Some(e) = r
+                .events
+                .get(r.next)
+                .filter(|e| u64::from(e.at) == self.instrs)
+            {
+                r.next += 1;
+                match e.kind {
+                    EvKind::Sfu(c) => {
+                        let c = u64::from(c);
+                        *cx.clock += c;
+                        cx.stats.sfu_wait_cycles += c;
+                    }
+                    EvKind::Pop => {
+                        let ready = r.fifo.pop_front().unwrap_or(0);
+                        if ready > *cx.clock {
+                            cx.stats.tmu_wait_cycles += ready - *cx.clock;
+                            *cx.clock = ready;
+                        }
+                    }
+                    EvKind::Wait => {
+                        if r.writes_done > *cx.clock {
+                            cx.stats.tmu_wait_cycles += r.writes_done - *cx.clock;
+                            *cx.clock = r.writes_done;
+                        }
+                    }
+                    EvKind::Lookup {
+                        bytes,
+                        nwords,
+                        write,
+                    } => {
+                        cx.stats.tmu_requests += 1;
+                        cx.stats.tmu_bytes += u64::from(bytes);
+                        let start_clk =
+                            bus_slot(cx.bus_free, *cx.clock, u32::from(bytes), cx.timing);
+                        if write {
+                            r.writes_done =
+                                r.writes_done.max(start_clk + cx.timing.tmu_write_latency);
+                        }
+                        let ready = start_clk + cx.timing.tmu_read_latency;
+                        for _ in 0..nwords {
+                            r.fifo.push_back(ready);
+                        }
+                    }
+                    EvKind::Switch => outcome = Outcome::Switch,
+                    EvKind::End(pc) => {
+                        outcome = Outcome::End;
+                        last = pc as usize;
+                    }
+                }
+            }
+            if outcome != Outcome::Continue || *cx.clock >= until {
+                return Ok((outcome, n, last));
             }
         }
     }
@@ -991,16 +1183,35 @@ impl Thread {
             SigLoad::None => None,
             SigLoad::Unif(r) => Some((r, [self.read_uniform(&mut cx.mem)?; 16])),
             SigLoad::Unifa(r) => Some((r, [self.read_unifa(&mut cx.mem)?; 16])),
-            SigLoad::Tmu(r) => {
-                let e = self.fifo.pop_front().ok_or(FaultKind::LdtmuEmpty)?;
-                if e.ready > *cx.clock {
-                    let wait = e.ready - *cx.clock;
-                    *cx.clock = e.ready;
-                    cx.stats.tmu_wait_cycles += wait;
-                }
-                Some((r, e.data))
-            }
+            SigLoad::Tmu(r) => Some((r, self.pop_fifo(cx)?)),
         })
+    }
+
+    /// `ldtmu`: the FIFO's next word, stalling until it has arrived.
+    #[inline(always)]
+    fn pop_fifo(&mut self, cx: &mut Ctx<'_, '_>) -> Result<Lanes, FaultKind> {
+        let e = self.fifo.pop_front().ok_or(FaultKind::LdtmuEmpty)?;
+        if let Some(r) = &mut cx.rec {
+            r.events.push(Ev::new(self.instrs, EvKind::Pop));
+        }
+        if e.ready > *cx.clock {
+            let wait = e.ready - *cx.clock;
+            *cx.clock = e.ready;
+            cx.stats.tmu_wait_cycles += wait;
+        }
+        Ok(e.data)
+    }
+
+    /// A stall reading an SFU result early.
+    #[cold]
+    fn sfu_stall(&mut self, stall: u64, cx: &mut Ctx<'_, '_>) {
+        if let Some(r) = &mut cx.rec {
+            r.events
+                .push(Ev::new(self.instrs, EvKind::Sfu(stall as u32)));
+        }
+        *cx.clock += stall;
+        cx.stats.sfu_wait_cycles += stall;
+        self.sfu_pending = None;
     }
 
     /// Executes an instruction of the simple shape through its fast form (`lower::Fast`):
@@ -1013,9 +1224,7 @@ impl Thread {
                 self.sfu_pending = None;
             } else if f.reads >> reg & 1 == 1 {
                 let stall = (ready - (self.instrs - 1)) * cx.timing.clocks_per_instr;
-                *cx.clock += stall;
-                cx.stats.sfu_wait_cycles += stall;
-                self.sfu_pending = None;
+                self.sfu_stall(stall, cx);
             }
         }
         let rf = &self.rf;
@@ -1081,9 +1290,7 @@ impl Thread {
                 self.sfu_pending = None;
             } else if l.reads >> reg & 1 == 1 {
                 let stall = (ready - (self.instrs - 1)) * cx.timing.clocks_per_instr;
-                *cx.clock += stall;
-                cx.stats.sfu_wait_cycles += stall;
-                self.sfu_pending = None;
+                self.sfu_stall(stall, cx);
             }
         }
         let add_mask = self.cond_mask(l.add.as_ref().and_then(|h| h.cond));
@@ -1229,9 +1436,7 @@ impl Thread {
                     || reads(&mul.b, mul.op.nsrc().saturating_sub(1))
                 {
                     let stall = (ready - (self.instrs - 1)) * cx.timing.clocks_per_instr;
-                    *cx.clock += stall;
-                    cx.stats.sfu_wait_cycles += stall;
-                    self.sfu_pending = None;
+                    self.sfu_stall(stall, cx);
                 }
             }
         }
@@ -1356,18 +1561,18 @@ impl Thread {
             sig_val = Some((dst, [v; 16]));
         }
         if sig.ldtmu {
-            let e = self.fifo.pop_front().ok_or(FaultKind::LdtmuEmpty)?;
-            if e.ready > *cx.clock {
-                let wait = e.ready - *cx.clock;
-                *cx.clock = e.ready;
-                cx.stats.tmu_wait_cycles += wait;
-            }
+            let data = self.pop_fifo(cx)?;
             if sig_val.is_some() {
                 return Err(FaultKind::Unsupported(
                     "ldtmu together with a uniform load".into(),
                 ));
             }
-            sig_val = Some((sig_addr(ins)?, e.data));
+            sig_val = Some((sig_addr(ins)?, data));
+        }
+        if add.op == qpu_asm::isa::AddOp::Tmuwt {
+            if let Some(r) = &mut cx.rec {
+                r.events.push(Ev::new(self.instrs, EvKind::Wait));
+            }
         }
         if add.op == qpu_asm::isa::AddOp::Tmuwt && self.writes_done > *cx.clock {
             let wait = self.writes_done - *cx.clock;
@@ -1719,17 +1924,26 @@ impl Thread {
             data: &data,
         };
         let mut words = [[0u32; 16]; 4];
-        let res = tmu::lookup(cx.mem.exclusive()?, &req, &mut words)?;
+        let res = match &mut cx.rec {
+            Some(r) => (r.lookup)(cx.mem.exclusive()?, &req, &mut words)?,
+            None => tmu::lookup(cx.mem.exclusive()?, &req, &mut words)?,
+        };
         self.tmu_data = data;
         self.tmu_data.clear();
         cx.stats.tmu_requests += 1;
         cx.stats.tmu_bytes += u64::from(res.bytes);
+        if let Some(r) = &mut cx.rec {
+            r.events.push(Ev::new(
+                self.instrs,
+                EvKind::Lookup {
+                    bytes: res.bytes as u16,
+                    nwords: res.nwords as u8,
+                    write: res.is_write,
+                },
+            ));
+        }
         // Memory-bus model (docs/qpu-sim.md §Timing).
-        let now = *cx.clock;
-        let start = (*cx.bus_free).max(now * 256);
-        let occupy = (f64::from(res.bytes) * 256.0 / cx.timing.mem_bytes_per_clock) as u64;
-        *cx.bus_free = start + occupy;
-        let start_clk = start.div_ceil(256);
+        let start_clk = bus_slot(cx.bus_free, *cx.clock, res.bytes, cx.timing);
         if res.nwords == 0 && res.is_write {
             self.writes_done = self
                 .writes_done
@@ -1756,6 +1970,26 @@ impl Thread {
         }
         Ok(())
     }
+}
+
+/// The lookup's transfer on the shared memory bus (docs/qpu-sim.md §Timing): it starts when
+/// the bus is free, no earlier than `now`, and holds the bus for its bytes. `bus_free` is in
+/// 1/256 clocks. Returns the clock the transfer starts.
+#[inline]
+fn bus_slot(bus_free: &mut u64, now: u64, bytes: u32, timing: &Timing) -> u64 {
+    let start = (*bus_free).max(now * 256);
+    let occupy = (f64::from(bytes) * 256.0 / timing.mem_bytes_per_clock) as u64;
+    *bus_free = start + occupy;
+    start.div_ceil(256)
+}
+
+/// A replayed thread whose record does not fit the schedule: a bug in the functional pass.
+#[cold]
+fn replay_bug() -> FaultKind {
+    FaultKind::Unsupported(
+        "internal error: a replayed thread ran past its record; please report this emulator bug"
+            .into(),
+    )
 }
 
 /// The fault of a write to a magic address a compute shader cannot use.

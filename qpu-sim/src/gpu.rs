@@ -9,6 +9,7 @@ use crate::exec::{Code, Ctx, Outcome, Stop, Thread, block_len};
 use crate::fault::{Fault, FaultKind, Location};
 use crate::memory::Mem;
 use crate::memory::{MapError, Memory};
+use crate::split::{self, Pass};
 use crate::timing::{QpuStats, Stats, ThreadStats, Timing};
 
 /// How `cfg[4]` counts batches.
@@ -94,6 +95,8 @@ pub struct DispatchOptions<'a> {
 pub struct Gpu {
     pub config: GpuConfig,
     pub memory: Memory,
+    /// What running batches apart keeps between dispatches (`crate::split`).
+    pub(crate) split: split::Cache,
 }
 
 /// The decoded `cfg[0..6]` of a compute dispatch.
@@ -195,6 +198,7 @@ impl Gpu {
         Gpu {
             config,
             memory: Memory::default(),
+            split: split::Cache::default(),
         }
     }
 
@@ -246,6 +250,9 @@ impl Gpu {
         self.memory.begin_dispatch();
         let r = self.run(&csd, threads, options.trace);
         self.memory.end_dispatch();
+        if let Ok(s) = &r {
+            self.split.finished(s.instructions());
+        }
         r
     }
 
@@ -321,6 +328,43 @@ impl Gpu {
             }
         }
         let mut live = csd.batches.min(nqpus * threads);
+        // With every batch started at once, the batches can run apart from the schedule on
+        // several host threads and the schedule replay their timing (`crate::split`).
+        let mut replaying = false;
+        if self.config.host_threads > 1
+            && nqpus > 1
+            && trace.is_none()
+            && timing.clocks_per_instr > 0
+            && csd.batches > 1
+            && csd.batches <= nqpus * threads
+            && self.split.worth_trying(self.memory.mapped_bytes())
+        {
+            let pass = Pass {
+                code_addr: csd.code,
+                nregs,
+                threads,
+                nqpus,
+                batches: csd.batches,
+                fast: !self.config.generic_only,
+                timing: &timing,
+                new_thread: &new_thread,
+                max_steps: self.config.max_steps,
+            };
+            if let Some(mut records) = split::run(
+                &pass,
+                &mut self.memory,
+                self.config.host_threads,
+                &mut self.split,
+            ) {
+                for th in qpus.iter_mut().flat_map(|q| q.slots.iter_mut().flatten()) {
+                    let ev = std::mem::take(&mut records[th.batch as usize]);
+                    th.replay = Some(split::replay(ev));
+                }
+                replaying = true;
+            }
+        }
+        // Replayed threads' records, for the next dispatch (`split::Cache`).
+        let mut recycled = Vec::new();
         let mut steps: u64 = 0;
         let mut bus_free: u64 = 0;
         let mut epoch_end: u64 = 0;
@@ -328,7 +372,8 @@ impl Gpu {
         // The parallel path needs every instruction to take time (so a window bounds the
         // instructions it can run against the step limit) and no trace (whose line order is
         // the serial one).
-        let parallel = self.config.host_threads > 1
+        let parallel = !replaying
+            && self.config.host_threads > 1
             && nqpus > 1
             && trace.is_none()
             && timing.clocks_per_instr > 0
@@ -453,6 +498,7 @@ impl Gpu {
                         trace: trace.as_deref_mut(),
                         barrier: false,
                         written: &mut written,
+                        rec: None,
                     };
                     // Run this thread until it switches, ends, meets a barrier or the epoch ends,
                     // within the step limit.
@@ -508,7 +554,9 @@ impl Gpu {
                             qs.current = None;
                         }
                         Outcome::End => {
-                            qs.slots[cur] = None;
+                            if let Some(r) = qs.slots[cur].take().and_then(|t| t.replay) {
+                                recycled.push(r.events);
+                            }
                             qs.current = None;
                             qs.next_rr = (cur + 1) % qs.slots.len();
                             qs.stats.cycles = qs.clock;
@@ -602,6 +650,9 @@ impl Gpu {
                     .map(|&s| q.threads[s as usize].clone())
                     .collect();
             }
+        }
+        for ev in recycled {
+            self.split.recycle(ev);
         }
         Ok(stats)
     }
@@ -767,6 +818,7 @@ fn run_pure(qs: &mut QpuState, q: u32, env: &PureEnv<'_>, pending: &mut PendingF
                 trace: None,
                 barrier: false,
                 written: &mut written,
+                rec: None,
             };
             let outcome = loop {
                 let Some(ins) = env.code.slot(th.pc) else {

@@ -18,6 +18,7 @@ pub mod gpu;
 pub mod job;
 mod lower;
 pub mod memory;
+mod split;
 pub mod timing;
 mod tmu;
 

@@ -162,6 +162,11 @@ impl Memory {
     }
 
     /// The start addresses and sizes of every buffer, in address order.
+    /// The bytes of every buffer mapped.
+    pub(crate) fn mapped_bytes(&self) -> u64 {
+        self.bos.iter().map(|b| b.data.len() as u64).sum()
+    }
+
     pub fn buffers(&self) -> impl Iterator<Item = (u32, usize)> + '_ {
         self.bos.iter().map(|b| (b.addr, b.data.len()))
     }
@@ -287,6 +292,58 @@ impl Memory {
         };
         // The window may show one of these pages live.
         self.unif = UnifWindow::default();
+    }
+
+    /// Makes `dst` a copy of this map as the dispatch began (the pages TMU writes changed
+    /// since as they were saved; no pages saved in `dst`), reusing `dst`'s memory when it
+    /// holds buffers of the same addresses and sizes (an earlier copy).
+    pub(crate) fn copy_into(&self, dst: &mut Memory) {
+        let same = dst.bos.len() == self.bos.len()
+            && dst
+                .bos
+                .iter()
+                .zip(&self.bos)
+                .all(|(d, s)| d.addr == s.addr && d.data.len() == s.data.len());
+        if !same {
+            *dst = self.clone();
+        } else {
+            for (d, s) in dst.bos.iter_mut().zip(&self.bos) {
+                d.data.copy_from_slice(&s.data);
+            }
+        }
+        dst.reset_snapshot();
+        self.put_back_saved(dst);
+    }
+
+    /// Puts every page written since the dispatch began back as it was then (the saved
+    /// pages are exactly those), and forgets the saves.
+    pub(crate) fn restore_dispatch_start(&mut self) {
+        let mut bos = std::mem::take(&mut self.bos);
+        self.put_back_saved_into(&mut bos);
+        self.bos = bos;
+        self.reset_snapshot();
+    }
+
+    /// Writes the saved pages, as they were when the dispatch began, into `dst`'s buffers
+    /// (a copy of this map's layout).
+    fn put_back_saved(&self, dst: &mut Memory) {
+        self.put_back_saved_into(&mut dst.bos);
+    }
+
+    fn put_back_saved_into(&self, bos: &mut [Bo]) {
+        for (k, &(i, p)) in self.snap.slots.iter().enumerate() {
+            let Some(b) = bos.get_mut(i) else {
+                continue;
+            };
+            let start = p * PAGE;
+            let len = b.data.len().saturating_sub(start).min(PAGE);
+            if let (Some(d), Some(src)) = (
+                b.data.get_mut(start..start + len),
+                self.snap.store.get(k * PAGE..k * PAGE + len),
+            ) {
+                d.copy_from_slice(src);
+            }
+        }
     }
 
     /// Forgets every saved page: the uniform path sees memory as it is now.
