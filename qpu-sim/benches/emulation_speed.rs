@@ -76,18 +76,11 @@ loop:
     xor rf2, rf2, rf17
     max rf3, rf3, rf9
     nop
-    nop ; thrsw
-    nop ; thrsw
-    nop
-    nop
-    nop ; thrsw
-    nop
-    nop
-    nop
 ";
 
 fn butterfly_gpu(iters: u32, host_threads: usize) -> Gpu {
-    let code = qpu_asm::assemble(BUTTERFLY, "butterfly", None, &qpu_asm::FsLoader)
+    let src = format!("{BUTTERFLY}{}", qpu_sim::THREAD_END);
+    let code = qpu_asm::assemble(&src, "butterfly", None, &qpu_asm::FsLoader)
         .expect("butterfly assembles")
         .to_bytes();
     let mut gpu = gpu(host_threads);

@@ -911,6 +911,7 @@ fn run_pure(qs: &mut QpuState, q: u32, env: &PureEnv<'_>, pending: &mut PendingF
 mod tests {
     use super::*;
     use crate::exec::BLOCKS_RUN;
+    use crate::test_asm::{END, asm};
 
     /// `generic_only` really turns the blocks off (the tests that compare it with the fast
     /// paths would compare the fast paths with themselves otherwise), and without it a
@@ -929,18 +930,8 @@ mod tests {
     mov tmud, rf3
     mov tmua, rf1
     tmuwt -
-    nop ; thrsw
-    nop ; thrsw
-    nop
-    nop
-    nop ; thrsw
-    nop
-    nop
-    nop
 ";
-        let code = qpu_asm::assemble(src, "t.qasm", None, &qpu_asm::FsLoader)
-            .expect("assembles")
-            .to_bytes();
+        let code = asm(&format!("{src}{END}"));
         let run = |generic_only| {
             let mut gpu = Gpu::new(GpuConfig {
                 host_threads: 1,

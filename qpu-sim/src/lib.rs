@@ -26,3 +26,30 @@ pub use fault::{Fault, FaultKind, Location};
 pub use gpu::{BatchCount, DispatchOptions, Gpu, GpuConfig};
 pub use memory::{MapError, Memory};
 pub use timing::{QpuStats, Stats, ThreadStats, Timing};
+
+/// The standard thread end, in the project's assembly: the first pair of `thrsw` marks the
+/// last thread section, the third ends the thread two instructions later (py-videocore7 ends
+/// every kernel this way). For kernels written in tests and benchmarks.
+pub const THREAD_END: &str = "
+    nop ; thrsw
+    nop ; thrsw
+    nop
+    nop
+    nop ; thrsw
+    nop
+    nop
+    nop
+";
+
+/// What the unit tests' kernels share.
+#[cfg(test)]
+mod test_asm {
+    pub use crate::THREAD_END as END;
+
+    /// Assembles a unit test's kernel.
+    pub fn asm(src: &str) -> Vec<u8> {
+        qpu_asm::assemble(src, "t.qasm", None, &qpu_asm::FsLoader)
+            .expect("assembles")
+            .to_bytes()
+    }
+}

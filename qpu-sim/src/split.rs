@@ -781,6 +781,7 @@ pub(crate) fn replay(events: Vec<Ev>) -> Box<Replay> {
 mod tests {
     use super::*;
     use crate::gpu::{DispatchOptions, Gpu, GpuConfig};
+    use crate::test_asm::{END, asm};
     use crate::timing::Stats;
 
     const CODE: u32 = 0x1_0000;
@@ -817,19 +818,9 @@ spin:
     shl rf2, rf2, 2
     add rf1, rf1, rf2
 {body}
-    nop ; thrsw
-    nop ; thrsw
-    nop
-    nop
-    nop ; thrsw
-    nop
-    nop
-    nop
-"
+{END}"
         );
-        qpu_asm::assemble(&src, "t.qasm", None, &qpu_asm::FsLoader)
-            .expect("assembles")
-            .to_bytes()
+        asm(&src)
     }
 
     fn kernel(body: &str) -> Vec<u8> {
@@ -867,6 +858,18 @@ spin:
         (s, PASSES.with(|c| c.get()))
     }
 
+    /// Runs `code` over `data` as `batches` batches on one host thread and on two, asserts
+    /// the same statistics and memory, and returns both GPUs and the two-thread run's passes.
+    fn one_and_two(code: &[u8], data: Vec<u8>, batches: u32) -> (Gpu, Gpu, (u64, u64)) {
+        let (mut one, mut two) = (gpu(1, code, data.clone()), gpu(2, code, data));
+        let (s1, p1) = dispatch(&mut one, cfg(batches));
+        let (s2, p2) = dispatch(&mut two, cfg(batches));
+        assert_eq!(p1, (0, 0), "one host thread never tries the pass");
+        assert_eq!(s1, s2);
+        assert_eq!(one.bo(DATA), two.bo(DATA));
+        (one, two, p2)
+    }
+
     fn pattern(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 37 + 11) as u8).collect()
     }
@@ -887,14 +890,8 @@ spin:
     mov tmua, rf1
     tmuwt -",
         );
-        let data = pattern(64 * 48);
-        let (mut one, mut two) = (gpu(1, &code, data.clone()), gpu(2, &code, data));
-        let (s1, p1) = dispatch(&mut one, cfg(24));
-        let (s2, p2) = dispatch(&mut two, cfg(24));
-        assert_eq!(p1, (0, 0), "one host thread never tries the pass");
+        let (one, _, p2) = one_and_two(&code, pattern(64 * 48), 24);
         assert_eq!(p2, (1, 0), "the pass runs the dispatch");
-        assert_eq!(s1, s2);
-        assert_eq!(one.bo(DATA), two.bo(DATA));
         assert_ne!(
             one.bo(DATA).unwrap(),
             &pattern(64 * 48)[..],
@@ -919,13 +916,8 @@ spin:
     mov tmua, rf5
     tmuwt -",
         );
-        let data = vec![0; 64];
-        let (mut one, mut two) = (gpu(1, &code, data.clone()), gpu(2, &code, data));
-        let (s1, _) = dispatch(&mut one, cfg(24));
-        let (s2, p2) = dispatch(&mut two, cfg(24));
+        let (_, two, p2) = one_and_two(&code, vec![0; 64], 24);
         assert_eq!(p2, (0, 1), "the pass gives up");
-        assert_eq!(s1, s2);
-        assert_eq!(one.bo(DATA), two.bo(DATA));
         let count = u32::from_le_bytes(two.bo(DATA).unwrap()[..4].try_into().unwrap());
         assert!(count > 0 && count < 24, "updates are lost: {count}");
     }
@@ -946,13 +938,8 @@ spin:
     mov tmua, rf1
     tmuwt -",
         );
-        let data = pattern(64 * 49);
-        let (mut one, mut two) = (gpu(1, &code, data.clone()), gpu(2, &code, data));
-        let (s1, _) = dispatch(&mut one, cfg(24));
-        let (s2, p2) = dispatch(&mut two, cfg(24));
+        let (_, _, p2) = one_and_two(&code, pattern(64 * 49), 24);
         assert_eq!(p2, (0, 1), "the pass gives up");
-        assert_eq!(s1, s2);
-        assert_eq!(one.bo(DATA), two.bo(DATA));
     }
 
     /// A lookup every few instructions: the pass gives up after the first batch, before it
@@ -975,17 +962,12 @@ spin:
     mov tmua, rf1
     tmuwt -",
         );
-        let data = pattern(64 * 48);
-        let (mut one, mut two) = (gpu(1, &code, data.clone()), gpu(2, &code, data));
-        let (s1, _) = dispatch(&mut one, cfg(24));
-        let (s2, p2) = dispatch(&mut two, cfg(24));
+        let (_, two, p2) = one_and_two(&code, pattern(64 * 48), 24);
         assert_eq!(p2, (0, 1), "the pass gives up");
         assert!(
             two.split.copies.iter().all(|c| c.buffers().count() == 0),
             "nothing copied"
         );
-        assert_eq!(s1, s2);
-        assert_eq!(one.bo(DATA), two.bo(DATA));
     }
 
     /// The first batch runs before the map is copied for the other host threads, and writes

@@ -9,18 +9,8 @@ pub const UNIF: u32 = 0x0002_0000;
 /// Data buffers are mapped from here, 64 KiB apart.
 pub const DATA: u32 = 0x0010_0000;
 
-/// The standard thread end (py-videocore7 ends every kernel this way): the first pair of
-/// thrsw marks the last thread section, the third ends the thread two instructions later.
-pub const END: &str = "
-    nop ; thrsw
-    nop ; thrsw
-    nop
-    nop
-    nop ; thrsw
-    nop
-    nop
-    nop
-";
+/// The standard thread end (`qpu_sim::THREAD_END`).
+pub const END: &str = qpu_sim::THREAD_END;
 
 pub fn asm(src: &str) -> Vec<u8> {
     match assemble(src, "test.qasm", None, &FsLoader) {
