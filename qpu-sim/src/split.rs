@@ -923,17 +923,29 @@ spin:
     }
 
     /// One batch reads the words another writes: the result depends on which runs first in
-    /// the schedule, so the pass gives up.
+    /// the schedule, so the pass gives up. (Every thread writes its slot, spins, then reads
+    /// the first word of the slot of the thread whose tidx is 0 and stores it in its own: in
+    /// the schedule that thread's write comes first; without the check, batches on the other
+    /// host thread's copy would read the word as the dispatch began.)
     #[test]
     fn a_word_one_batch_reads_and_another_writes_sends_the_dispatch_back() {
-        // Every thread reads the buffer's first words (the slot of the thread whose tidx is
-        // 0) and writes its own slot.
         let code = kernel(
             "
+    mov tmud, rf1
+    mov tmua, rf1
+    tmuwt -
+    mov rf6, 15
+    shl rf6, rf6, 10
+    mov rf7, 1
+wait:
+    sub.pushz rf6, rf6, rf7
+    b.na0 wait
+    nop
+    nop
+    nop
     mov tmua, rf5
     nop
     nop ; ldtmu.rf3
-    add rf3, rf3, 7
     mov tmud, rf3
     mov tmua, rf1
     tmuwt -",
@@ -970,15 +982,14 @@ spin:
         );
     }
 
-    /// The first batch runs before the map is copied for the other host threads, and writes
-    /// a word the others read as a uniform: the copies must show it as the dispatch began,
-    /// as uniform reads do. (The batches spin long enough for the other host thread to take
-    /// some.) (Each thread stores its fifth uniform, then writes a word of its
-    /// own in the uniform buffer, the first thread's being that fifth uniform.)
+    /// The first batch runs (its first `PROBE_INSTRS` instructions) before the map is copied
+    /// for the other host threads, and writes a word the others read as a uniform: the copies
+    /// must show it as the dispatch began, as uniform reads do. (Each thread stores its fifth
+    /// uniform, writes a word of its own in the uniform buffer, the first thread's being that
+    /// fifth uniform, then spins long enough for the other host thread to take batches.)
     #[test]
     fn the_copies_show_memory_as_the_dispatch_began() {
-        let code = kernel_spinning(
-            Some(7),
+        let code = kernel(
             "
     nop ; ldunifrf.rf8
     nop ; ldunifrf.rf10
@@ -993,7 +1004,16 @@ spin:
     mov rf12, 15
     mov tmud, rf12
     mov tmua, rf8
-    tmuwt -",
+    tmuwt -
+    mov rf6, 15
+    shl rf6, rf6, 10
+    mov rf7, 1
+wait:
+    sub.pushz rf6, rf6, rf7
+    b.na0 wait
+    nop
+    nop
+    nop",
         );
         let run = |host_threads| {
             let mut unif = vec![DATA, UNIF + 16, 0, 0, 0x1234_5678];
