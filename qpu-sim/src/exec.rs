@@ -713,33 +713,14 @@ impl Thread {
                         *cx.clock += c;
                         cx.stats.sfu_wait_cycles += c;
                     }
-                    EvKind::Pop => {
-                        let ready = r.fifo.pop_front().unwrap_or(0);
-                        if ready > *cx.clock {
-                            cx.stats.tmu_wait_cycles += ready - *cx.clock;
-                            *cx.clock = ready;
-                        }
-                    }
-                    EvKind::Wait => {
-                        if r.writes_done > *cx.clock {
-                            cx.stats.tmu_wait_cycles += r.writes_done - *cx.clock;
-                            *cx.clock = r.writes_done;
-                        }
-                    }
+                    EvKind::Pop => tmu_wait_until(cx, r.fifo.pop_front().unwrap_or(0)),
+                    EvKind::Wait => tmu_wait_until(cx, r.writes_done),
                     EvKind::Lookup {
                         bytes,
                         nwords,
                         write,
                     } => {
-                        cx.stats.tmu_requests += 1;
-                        cx.stats.tmu_bytes += u64::from(bytes);
-                        let start_clk =
-                            bus_slot(cx.bus_free, *cx.clock, u32::from(bytes), cx.timing);
-                        if write {
-                            r.writes_done =
-                                r.writes_done.max(start_clk + cx.timing.tmu_write_latency);
-                        }
-                        let ready = start_clk + cx.timing.tmu_read_latency;
+                        let ready = time_lookup(cx, u32::from(bytes), write, &mut r.writes_done);
                         for _ in 0..nwords {
                             r.fifo.push_back(ready);
                         }
@@ -1194,11 +1175,7 @@ impl Thread {
         if let Some(r) = &mut cx.rec {
             r.events.push(Ev::new(self.instrs, EvKind::Pop));
         }
-        if e.ready > *cx.clock {
-            let wait = e.ready - *cx.clock;
-            *cx.clock = e.ready;
-            cx.stats.tmu_wait_cycles += wait;
-        }
+        tmu_wait_until(cx, e.ready);
         Ok(e.data)
     }
 
@@ -1573,11 +1550,7 @@ impl Thread {
             if let Some(r) = &mut cx.rec {
                 r.events.push(Ev::new(self.instrs, EvKind::Wait));
             }
-        }
-        if add.op == qpu_asm::isa::AddOp::Tmuwt && self.writes_done > *cx.clock {
-            let wait = self.writes_done - *cx.clock;
-            *cx.clock = self.writes_done;
-            cx.stats.tmu_wait_cycles += wait;
+            tmu_wait_until(cx, self.writes_done);
         }
 
         // Thread-end rules (Mesa qpu_validate.c, V3D 7.1): position 0 is the thread-end
@@ -1930,8 +1903,6 @@ impl Thread {
         };
         self.tmu_data = data;
         self.tmu_data.clear();
-        cx.stats.tmu_requests += 1;
-        cx.stats.tmu_bytes += u64::from(res.bytes);
         if let Some(r) = &mut cx.rec {
             r.events.push(Ev::new(
                 self.instrs,
@@ -1942,18 +1913,8 @@ impl Thread {
                 },
             ));
         }
-        // Memory-bus model (docs/qpu-sim.md §Timing).
-        let start_clk = bus_slot(cx.bus_free, *cx.clock, res.bytes, cx.timing);
-        if res.nwords == 0 && res.is_write {
-            self.writes_done = self
-                .writes_done
-                .max(start_clk + cx.timing.tmu_write_latency);
-        } else {
-            if res.is_write {
-                self.writes_done = self
-                    .writes_done
-                    .max(start_clk + cx.timing.tmu_write_latency);
-            }
+        let ready = time_lookup(cx, res.bytes, res.is_write, &mut self.writes_done);
+        if res.nwords > 0 {
             let queued = self.fifo.len() as u32;
             let adding = res.nwords as u32;
             if queued + adding > self.fifo_capacity {
@@ -1963,12 +1924,34 @@ impl Thread {
                     capacity: self.fifo_capacity,
                 });
             }
-            let ready = start_clk + cx.timing.tmu_read_latency;
             for &w in words.iter().take(res.nwords) {
                 self.fifo.push_back(FifoEntry { data: w, ready });
             }
         }
         Ok(())
+    }
+}
+
+/// A lookup's counters and its transfer on the shared memory bus (docs/qpu-sim.md §Timing),
+/// for the schedule and the replay alike: a write is done `tmu_write_latency` after the
+/// transfer starts (`writes_done` for `tmuwt`); returns when its read words arrive.
+fn time_lookup(cx: &mut Ctx<'_, '_>, bytes: u32, write: bool, writes_done: &mut u64) -> u64 {
+    cx.stats.tmu_requests += 1;
+    cx.stats.tmu_bytes += u64::from(bytes);
+    let start = bus_slot(cx.bus_free, *cx.clock, bytes, cx.timing);
+    if write {
+        *writes_done = (*writes_done).max(start + cx.timing.tmu_write_latency);
+    }
+    start + cx.timing.tmu_read_latency
+}
+
+/// Stalls the clock until `t` (an `ldtmu` word or the writes a `tmuwt` waits for), counting
+/// the wait.
+#[inline(always)]
+fn tmu_wait_until(cx: &mut Ctx<'_, '_>, t: u64) {
+    if t > *cx.clock {
+        cx.stats.tmu_wait_cycles += t - *cx.clock;
+        *cx.clock = t;
     }
 }
 

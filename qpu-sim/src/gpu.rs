@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use crate::exec::{Code, Ctx, Outcome, Stop, Thread, block_len};
+use crate::exec::{Code, Ctx, Outcome, Replay, Stop, Thread, block_len};
 use crate::fault::{Fault, FaultKind, Location};
 use crate::memory::Mem;
 use crate::memory::{MapError, Memory};
@@ -358,7 +358,7 @@ impl Gpu {
             ) {
                 for th in qpus.iter_mut().flat_map(|q| q.slots.iter_mut().flatten()) {
                     let ev = std::mem::take(&mut records[th.batch as usize]);
-                    th.replay = Some(split::replay(ev));
+                    th.replay = Some(Replay::new(ev));
                 }
                 replaying = true;
             }

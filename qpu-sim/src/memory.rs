@@ -312,25 +312,21 @@ impl Memory {
             }
         }
         dst.reset_snapshot();
-        self.put_back_saved(dst);
+        self.put_back_saved(&mut dst.bos);
     }
 
     /// Puts every page written since the dispatch began back as it was then (the saved
     /// pages are exactly those), and forgets the saves.
     pub(crate) fn restore_dispatch_start(&mut self) {
         let mut bos = std::mem::take(&mut self.bos);
-        self.put_back_saved_into(&mut bos);
+        self.put_back_saved(&mut bos);
         self.bos = bos;
         self.reset_snapshot();
     }
 
-    /// Writes the saved pages, as they were when the dispatch began, into `dst`'s buffers
-    /// (a copy of this map's layout).
-    fn put_back_saved(&self, dst: &mut Memory) {
-        self.put_back_saved_into(&mut dst.bos);
-    }
-
-    fn put_back_saved_into(&self, bos: &mut [Bo]) {
+    /// Writes the saved pages, as they were when the dispatch began, into `bos` (this map's
+    /// buffers or a copy's).
+    fn put_back_saved(&self, bos: &mut [Bo]) {
         for (k, &(i, p)) in self.snap.slots.iter().enumerate() {
             let Some(b) = bos.get_mut(i) else {
                 continue;

@@ -21,7 +21,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::alu::Lanes;
-use crate::exec::{Code, Ctx, Ev, EvKind, Outcome, Rec, Replay, Thread};
+use crate::exec::{Code, Ctx, Ev, EvKind, Outcome, Rec, Thread};
 use crate::fault::FaultKind;
 use crate::memory::{Mem, Memory};
 use crate::timing::{QpuStats, ThreadStats, Timing};
@@ -138,7 +138,7 @@ fn touch_word(s: u8, me: u8, write: bool) -> (u8, bool) {
 /// whether that clashes. A lane's `N` states are handled as one 32-bit value when they are
 /// all untouched or all this batch's (the usual case), else one by one.
 #[inline(always)]
-fn lanes_words<const N: usize>(w: &mut [u8], idx: &[usize; 16], me: u8, write: bool) -> bool {
+fn lanes_words<const N: usize>(w: &mut [u8], idx: &[usize], me: u8, write: bool) -> bool {
     let mut clash = false;
     let rep = u32::from_le_bytes([me; 4]);
     let keep = u32::MAX >> (8 * (4 - N));
@@ -211,48 +211,64 @@ impl Touched {
         self.clash = false;
     }
 
-    /// The usual lookup, every lane taking part and every lane's words in the buffer of lane
-    /// 0's: notes them and returns true. Returns false having changed nothing otherwise.
+    /// Notes the words of the lanes in `req.mask` when they all lie in the buffer of the
+    /// first one (the usual case: that buffer is found once) and returns true; returns false
+    /// having changed nothing otherwise.
     #[inline]
-    fn all_lanes(
+    fn one_buffer(
         &mut self,
         mem: &mut Memory,
         req: &TmuRequest<'_>,
         n: usize,
         me: u8,
-        wbit: u8,
+        write: bool,
     ) -> bool {
-        let Some((bo, off)) = mem.locate(req.addr[0], 1) else {
+        let first = req.mask.trailing_zeros() as usize;
+        let Some((bo, off)) = mem.locate(req.addr[first], 1) else {
             return false;
         };
-        if wbit == 1 && Some(bo) == self.code_bo {
-            return false;
-        }
-        let base = req.addr[0] - off as u32;
+        let base = req.addr[first] - off as u32;
         let len = mem.data(bo).len();
-        let (w, t, wr) = self.buffer(bo, len);
-        // Word indices; an address below the buffer wraps to a huge index.
+        // Word indices of the lanes taking part; an address below the buffer wraps to a huge
+        // index.
         let mut idx = [0usize; 16];
-        let (mut lo, mut hi) = (usize::MAX, 0usize);
-        for (i, &a) in idx.iter_mut().zip(&req.addr) {
-            *i = a.wrapping_sub(base) as usize / 4;
-            lo = lo.min(*i);
-            hi = hi.max(*i);
-        }
+        let (k, lo, hi) = if req.mask == 0xffff {
+            let (mut lo, mut hi) = (usize::MAX, 0);
+            for (i, &a) in idx.iter_mut().zip(&req.addr) {
+                *i = a.wrapping_sub(base) as usize / 4;
+                lo = lo.min(*i);
+                hi = hi.max(*i);
+            }
+            (16, lo, hi)
+        } else {
+            let mut k = 0;
+            for (l, &a) in req.addr.iter().enumerate() {
+                idx[k] = a.wrapping_sub(base) as usize / 4;
+                k += usize::from(req.mask >> l & 1 == 1);
+            }
+            let (lo, hi) = idx[..k]
+                .iter()
+                .fold((usize::MAX, 0), |(lo, hi), &i| (lo.min(i), hi.max(i)));
+            (k, lo, hi)
+        };
+        let idx = &idx[..k];
         // Every lane's words start inside this buffer (a buffer mapped right after it is
         // another buffer, even where the last state of this one would cover it).
-        if (hi + n - 1) * 4 >= len || hi + n > w.len() {
+        if (hi + n - 1) * 4 >= len {
             return false;
         }
-        let write = wbit == 1;
+        if write && Some(bo) == self.code_bo {
+            self.clash = true;
+        }
+        let (w, t, wr) = self.buffer(bo, len);
         let clash = match n {
-            1 => lanes_words::<1>(w, &idx, me, write),
-            2 => lanes_words::<2>(w, &idx, me, write),
-            3 => lanes_words::<3>(w, &idx, me, write),
-            _ => lanes_words::<4>(w, &idx, me, write),
+            1 => lanes_words::<1>(w, idx, me, write),
+            2 => lanes_words::<2>(w, idx, me, write),
+            3 => lanes_words::<3>(w, idx, me, write),
+            _ => lanes_words::<4>(w, idx, me, write),
         };
         t.add(lo, hi + n);
-        if wbit == 1 {
+        if write {
             wr.add(lo, hi + n);
         }
         if clash {
@@ -265,16 +281,10 @@ impl Touched {
     /// used is inside a buffer).
     fn track(&mut self, mem: &mut Memory, b: u32, req: &TmuRequest<'_>, res: &TmuResult) {
         let op = (req.cfg >> 3) & 0xf;
-        let words = match req.cfg & 7 {
-            2 => 2,
-            3 => 3,
-            4 => 4,
-            _ => 1u32,
-        };
         // A prefetch touches nothing; an atomic one word per lane, read and written. Accesses
         // are aligned (the lookup checked), so an element lies inside one word.
         let (n, write) = match (op, req.data.is_empty()) {
-            (15, _) => (words, res.is_write),
+            (15, _) => (tmu::words_per_lane(req.cfg), res.is_write),
             (0, true) => return,
             _ => (1, true),
         };
@@ -282,78 +292,35 @@ impl Touched {
             return;
         }
         let me = ((b + 1) << 1) as u8;
-        let wbit = u8::from(write);
-        if req.mask == 0xffff && self.all_lanes(mem, req, n as usize, me, wbit) {
+        if self.one_buffer(mem, req, n as usize, me, write) {
             return;
         }
-        // The lanes' span: usually inside one buffer, found once.
-        let (mut lo, mut hi) = (u32::MAX, 0u64);
-        for l in 0..16 {
-            if req.mask >> l & 1 == 1 {
-                lo = lo.min(req.addr[l]);
-                hi = hi.max(u64::from(req.addr[l]) + 4 * u64::from(n));
-            }
-        }
-        let span = (hi - u64::from(lo)).min(u64::from(u32::MAX)) as u32;
+        // Lanes in several buffers: word by word.
         let mut clash = false;
-        let code_bo = self.code_bo;
-        if let Some((bo, off)) = mem.locate(lo, span) {
-            // Every lane in one buffer (the usual case): its state found once.
-            let base = lo - off as u32;
-            if write && Some(bo) == code_bo {
-                clash = true;
+        for l in 0..16 {
+            if req.mask >> l & 1 == 0 {
+                continue;
             }
-            let len = mem.data(bo).len();
-            let (w, t, wr) = self.buffer(bo, len);
-            let n = n as usize;
-            for l in 0..16 {
-                if req.mask >> l & 1 == 0 {
-                    continue;
-                }
-                let first = (req.addr[l] - base) as usize / 4;
-                let Some(states) = w.get_mut(first..first + n) else {
+            for k in 0..n {
+                let addr = req.addr[l].wrapping_add(4 * k);
+                let Some((bo, off)) = mem.locate(addr, 1) else {
                     continue;
                 };
-                for s in states {
-                    let (ns, c) = touch_word(*s, me, write);
-                    *s = ns;
-                    clash |= c;
+                if write && Some(bo) == self.code_bo {
+                    clash = true;
                 }
-            }
-            let (fw, lw) = (
-                (lo - base) as usize / 4,
-                (hi - u64::from(base) - 1) as usize / 4,
-            );
-            t.add(fw, lw + 1);
-            if write {
-                wr.add(fw, lw + 1);
-            }
-        } else {
-            for l in 0..16 {
-                if req.mask >> l & 1 == 0 {
+                let len = mem.data(bo).len();
+                let (w, t, wr) = self.buffer(bo, len);
+                let j = off / 4;
+                let Some(s) = w.get_mut(j) else {
                     continue;
-                }
-                for k in 0..n {
-                    let addr = req.addr[l].wrapping_add(4 * k);
-                    let Some((bo, off)) = mem.locate(addr, 1) else {
-                        continue;
-                    };
-                    if write && Some(bo) == code_bo {
-                        clash = true;
-                    }
-                    let len = mem.data(bo).len();
-                    let (w, t, wr) = self.buffer(bo, len);
-                    let j = off / 4;
-                    let Some(s) = w.get_mut(j) else {
-                        continue;
-                    };
-                    let (ns, c) = touch_word(*s, me, write);
-                    *s = ns;
-                    clash |= c;
-                    t.add(j, j + 1);
-                    if write {
-                        wr.add(j, j + 1);
-                    }
+                };
+                let (ns, c) = touch_word(*s, me, write);
+                *s = ns;
+                clash |= c;
+                t.add(j, j + 1);
+                if write {
+                    wr.add(j, j + 1);
                 }
             }
         }
@@ -398,10 +365,10 @@ const MIN_INSTRUCTIONS: u64 = 16_384;
 impl Cache {
     /// Whether to try the pass on a dispatch over a map of `map_bytes` bytes. Not while
     /// backing off, and not when the dispatch before was small: fewer than
-    /// [`MIN_INSTRUCTIONS`], or fewer than a quarter of the map's bytes: the pass copies the map for each host thread past the first (about
-    /// 0.1 ns a byte against about 15 ns a QPU instruction, so the copy would cost more than
-    /// 2 % of such a dispatch's serial run), and a small dispatch in a large map is usually
-    /// followed by another.
+    /// [`MIN_INSTRUCTIONS`], or fewer than a quarter of the map's bytes (the pass copies the
+    /// map for each host thread past the first, about 0.1 ns a byte against about 15 ns a QPU
+    /// instruction, so the copy would cost more than 2 % of such a dispatch's serial run; a
+    /// small dispatch in a large map is usually followed by another).
     pub(crate) fn worth_trying(&mut self, map_bytes: u64) -> bool {
         if self.skip > 0 {
             self.skip -= 1;
@@ -476,7 +443,7 @@ pub(crate) fn run(
     let mut probe_steps = 0u64;
     let probe = Code::load(mem, p.code_addr, p.nregs).and_then(|mut code| {
         let mut r = Running::new(p, next.fetch_add(1, Ordering::Relaxed), &mut pool_first[0]);
-        let done = r.advance(
+        r.advance(
             p,
             mem,
             &mut code,
@@ -489,32 +456,26 @@ pub(crate) fn run(
             .iter()
             .filter(|e| matches!(e.kind, EvKind::Lookup { .. }))
             .count() as u64;
-        (lookups * MIN_INSTRS_PER_LOOKUP <= r.th.instrs).then_some((r, done))
+        (lookups * MIN_INSTRS_PER_LOOKUP <= r.th.instrs).then_some((code, r))
     });
     let results: Vec<Option<WorkerOut>> = match probe {
         None => vec![None],
-        Some((r, done)) => {
+        Some((code, first)) => {
             // The copies show memory as the dispatch began, without the first batch's writes.
             for c in &mut cache.copies {
                 mem.copy_into(c);
             }
-            let (first, done_first) = if done {
-                (None, Some((vec![(r.b, r.events)], probe_steps)))
-            } else {
-                (Some(r), Some((Vec::new(), probe_steps)))
-            };
             std::thread::scope(|s| {
                 let handles: Vec<_> = cache
                     .copies
                     .iter_mut()
                     .zip(t_rest.iter_mut())
                     .zip(pool_rest.iter_mut())
-                    .map(|((m, t), pool)| s.spawn(move || worker(p, m, t, pool, next, None)))
+                    .map(|((m, t), pool)| s.spawn(move || worker(p, m, t, pool, next, None, None)))
                     .collect();
-                let mut out = vec![
-                    done_first,
-                    worker(p, mem, &mut t_first[0], &mut pool_first[0], next, first),
-                ];
+                let t = &mut t_first[0];
+                let pool = &mut pool_first[0];
+                let mut out = vec![worker(p, mem, t, pool, next, Some(code), Some(first))];
                 for h in handles {
                     // A panic in a worker is a bug; re-raise it here rather than lose it.
                     out.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
@@ -525,7 +486,7 @@ pub(crate) fn run(
     };
     let touched = &mut cache.touched[..workers];
     let mut records: Vec<Vec<Ev>> = vec![Vec::new(); p.batches as usize];
-    let mut steps = 0u64;
+    let mut steps = probe_steps;
     let mut ok = true;
     for r in results {
         let Some((recs, n)) = r else {
@@ -635,6 +596,8 @@ struct Running {
     clock: u64,
     bus: u64,
     stats: QpuStats,
+    /// Whether the batch has run to its end.
+    done: bool,
 }
 
 impl Running {
@@ -653,12 +616,13 @@ impl Running {
                 threads: vec![ThreadStats::default(); 4],
                 ..QpuStats::default()
             },
+            done: false,
         }
     }
 
-    /// Runs the batch to its end (`Some(true)`) or until it has run `until` instructions
-    /// (`Some(false)`); `None` when the pass cannot run it (a barrier, a fault, the step
-    /// limit, a record that would overflow), and so must give up.
+    /// Runs the batch to its end (`done`) or until it has run `until` instructions; `None`
+    /// when the pass cannot run it (a barrier, a fault, the step limit, a record that would
+    /// overflow), and so must give up.
     fn advance(
         &mut self,
         p: &Pass<'_>,
@@ -667,7 +631,10 @@ impl Running {
         touched: &mut Touched,
         until: u64,
         steps: &mut u64,
-    ) -> Option<bool> {
+    ) -> Option<()> {
+        if self.done {
+            return Some(());
+        }
         let (b, th) = (self.b, &mut self.th);
         let mut written = Vec::new();
         loop {
@@ -676,7 +643,7 @@ impl Running {
                 return None;
             }
             if th.instrs >= until {
-                return Some(false);
+                return Some(());
             }
             if code.slot(th.pc).is_none() && code.ensure(th.pc, mem).is_err() {
                 return None;
@@ -734,25 +701,30 @@ impl Running {
                 Outcome::Switch => self.events.push(Ev::new(th.instrs, EvKind::Switch)),
                 Outcome::End => {
                     self.events.push(Ev::new(th.instrs, EvKind::End(pc as u32)));
-                    return Some(true);
+                    self.done = true;
+                    return Some(());
                 }
             }
         }
     }
 }
 
-/// One host thread's share of the batches: `first` if given (a batch the probe started),
-/// then batches taken from `next` until none is left, each run to its end on `mem`. `None`
-/// when one cannot be run here (see [`Running::advance`]).
+/// One host thread's share of the batches: `first` if given (the batch the probe started,
+/// with the code it decoded), then batches taken from `next` until none is left, each run to
+/// its end on `mem`. `None` when one cannot be run here (see [`Running::advance`]).
 fn worker(
     p: &Pass<'_>,
     mem: &mut Memory,
     touched: &mut Touched,
     pool: &mut Vec<Vec<Ev>>,
     next: &AtomicU32,
+    code: Option<Code>,
     mut first: Option<Running>,
 ) -> Option<WorkerOut> {
-    let mut code = Code::load(mem, p.code_addr, p.nregs)?;
+    let mut code = match code {
+        Some(c) => c,
+        None => Code::load(mem, p.code_addr, p.nregs)?,
+    };
     let mut out = Vec::new();
     let mut steps = 0u64;
     loop {
@@ -770,11 +742,6 @@ fn worker(
         out.push((r.b, r.events));
     }
     Some((out, steps))
-}
-
-/// The replay of a recorded batch (`Thread::replay`).
-pub(crate) fn replay(events: Vec<Ev>) -> Box<Replay> {
-    Replay::new(events)
 }
 
 #[cfg(test)]

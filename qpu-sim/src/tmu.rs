@@ -101,6 +101,12 @@ fn check(
     Ok(())
 }
 
+/// The 32-bit words a lane of a plain access of configuration `cfg` moves (1 for 8- and
+/// 16-bit accesses, which lie inside one word).
+pub(crate) fn words_per_lane(cfg: u8) -> u32 {
+    Ty::of(cfg).words()
+}
+
 pub(crate) fn lookup(
     mem: &mut Memory,
     req: &TmuRequest<'_>,
