@@ -760,20 +760,7 @@ mod tests {
     /// itself), after spinning `15 << shift` times round a register loop when `shift` is
     /// given, and the standard thread end.
     fn kernel_spinning(shift: Option<u32>, body: &str) -> Vec<u8> {
-        let spin = shift.map_or(String::new(), |shift| {
-            format!(
-                "
-    mov rf6, 15
-    shl rf6, rf6, {shift}
-    mov rf7, 1
-spin:
-    sub.pushz rf6, rf6, rf7
-    b.na0 spin
-    nop
-    nop
-    nop"
-            )
-        });
+        let spin = shift.map_or(String::new(), |shift| spin(shift, "spin"));
         let src = format!(
             "{spin}
     nop ; ldunifrf.rf1
@@ -792,6 +779,22 @@ spin:
 
     fn kernel(body: &str) -> Vec<u8> {
         kernel_spinning(None, body)
+    }
+
+    /// A register loop of `15 << shift` turns, at `label`.
+    fn spin(shift: u32, label: &str) -> String {
+        format!(
+            "
+    mov rf6, 15
+    shl rf6, rf6, {shift}
+    mov rf7, 1
+{label}:
+    sub.pushz rf6, rf6, rf7
+    b.na0 {label}
+    nop
+    nop
+    nop"
+        )
     }
 
     /// `cfg[0..6]` for `batches` batches of one 16-item workgroup, one per supergroup.
@@ -896,27 +899,19 @@ spin:
     /// host thread's copy would read the word as the dispatch began.)
     #[test]
     fn a_word_one_batch_reads_and_another_writes_sends_the_dispatch_back() {
-        let code = kernel(
+        let code = kernel(&format!(
             "
     mov tmud, rf1
     mov tmua, rf1
-    tmuwt -
-    mov rf6, 15
-    shl rf6, rf6, 10
-    mov rf7, 1
-wait:
-    sub.pushz rf6, rf6, rf7
-    b.na0 wait
-    nop
-    nop
-    nop
+    tmuwt -{}
     mov tmua, rf5
     nop
     nop ; ldtmu.rf3
     mov tmud, rf3
     mov tmua, rf1
     tmuwt -",
-        );
+            spin(10, "wait")
+        ));
         let (_, _, p2) = one_and_two(&code, pattern(64 * 49), 24);
         assert_eq!(p2, (0, 1), "the pass gives up");
     }
@@ -956,7 +951,7 @@ wait:
     /// fifth uniform, then spins long enough for the other host thread to take batches.)
     #[test]
     fn the_copies_show_memory_as_the_dispatch_began() {
-        let code = kernel(
+        let code = kernel(&format!(
             "
     nop ; ldunifrf.rf8
     nop ; ldunifrf.rf10
@@ -971,17 +966,9 @@ wait:
     mov rf12, 15
     mov tmud, rf12
     mov tmua, rf8
-    tmuwt -
-    mov rf6, 15
-    shl rf6, rf6, 10
-    mov rf7, 1
-wait:
-    sub.pushz rf6, rf6, rf7
-    b.na0 wait
-    nop
-    nop
-    nop",
-        );
+    tmuwt -{}",
+            spin(10, "wait")
+        ));
         let run = |host_threads| {
             let mut unif = vec![DATA, UNIF + 16, 0, 0, 0x1234_5678];
             unif.resize(16 + 64, 0);
