@@ -30,8 +30,9 @@ pub(crate) struct Code {
     /// The block form of every decoded instruction that has one, by index, for
     /// [`Thread::run_block`] (a placeholder elsewhere, never run: [`Slot::run`] is 0 there).
     blocks: Vec<BlockInstr>,
-    /// By index: how many instructions from this one are [`BlockInstr::regs_only`] and in
-    /// the same block (at most [`Slot::run`]).
+    /// By index: how many instructions from this one are [`BlockInstr::regs_only`], the
+    /// last of them possibly [`BlockInstr::loads_unif_only`] instead, and in the same block
+    /// (at most [`Slot::run`]).
     regs_runs: Vec<u16>,
 }
 
@@ -211,9 +212,15 @@ impl Code {
             } else {
                 (0, 0)
             };
-            let regs_run = match self.blocks[p].regs_only && run > 0 {
-                true => (self.regs_runs.get(p + 1).copied().unwrap_or(0) + 1).min(run),
-                false => 0,
+            // A run of register-only instructions ends at the first that also loads a
+            // uniform, which it includes.
+            let b = &self.blocks[p];
+            let regs_run = match run > 0 {
+                true if b.regs_only => {
+                    (self.regs_runs.get(p + 1).copied().unwrap_or(0) + 1).min(run)
+                }
+                true if b.loads_unif_only => 1,
+                _ => 0,
             };
             if p != pc && (run, pure_run, regs_run) == (s.run, s.pure_run, self.regs_runs[p]) {
                 return;
@@ -306,6 +313,9 @@ pub(crate) struct Thread {
     pub rf: Box<[Lanes; RF_SLOTS]>,
     /// Where a lowered instruction's add, mul and signal results wait for write-back.
     scratch: Box<[Lanes; 3]>,
+    /// Where a lookup's result words wait for the FIFO (a lookup sets every lane of the
+    /// words it returns, so this is not cleared between lookups).
+    tmu_words: Box<[Lanes; 4]>,
     pub fa: u16,
     pub fb: u16,
     pub pc: usize,
@@ -484,6 +494,7 @@ impl Thread {
             tidx,
             rf,
             scratch: Box::new([[0; 16]; 3]),
+            tmu_words: Box::new([[0; 16]; 4]),
             fa: 0,
             fb: 0,
             pc: entry,
@@ -1038,21 +1049,36 @@ impl Thread {
         let blocks = &code.blocks[start..start + k];
         let regs_runs = &code.regs_runs[start..start + k];
         while j < k {
-            // A stretch of instructions with register ops only: nothing to store between them.
+            // A stretch of instructions with register ops only, the last of which may also
+            // load from a uniform stream: nothing to store between them.
             let r = usize::from(regs_runs[j]).min(k - j);
             if r > 0 {
-                for b in &blocks[j..j + r] {
+                let run = &blocks[j..j + r];
+                for b in run {
                     self.rf_ops(b);
                 }
                 j += r;
                 clock += cpi * r as u64;
+                if let Some(b) = run.last().filter(|b| b.loads_unif_only) {
+                    // Its load, after its register ops as `block_instr` orders them.
+                    self.instrs = instrs + j as u64;
+                    if let Err(kind) = self.unif_load(b.sig, &mut cx.mem) {
+                        *cx.clock = clock;
+                        self.pc = start + j - 1;
+                        return Err(BlockFault {
+                            kind,
+                            index: j - 1,
+                            began: clock - cpi,
+                        });
+                    }
+                }
                 continue;
             }
             let b = &blocks[j];
             clock += cpi;
             j += 1;
-            *cx.clock = clock;
             self.instrs = instrs + j as u64;
+            *cx.clock = clock;
             self.pc = start + j - 1;
             self.block_instr(b, cx).map_err(|kind| BlockFault {
                 kind,
@@ -1148,6 +1174,19 @@ impl Thread {
             // No carry: lowering leaves carry pushes and updates to the generic path.
             self.update_flags(f.pf, f.uf, z, n, None, "")?;
         }
+        Ok(())
+    }
+
+    /// The load of a block instruction with [`BlockInstr::loads_unif_only`], after its
+    /// register ops (the order `block_instr` runs them in).
+    #[inline(always)]
+    fn unif_load(&mut self, sig: SigLoad, mem: &mut Mem<'_>) -> Result<(), FaultKind> {
+        let (r, v) = match sig {
+            SigLoad::Unifa(r) => (r, self.read_unifa(mem)?),
+            SigLoad::Unif(r) => (r, self.read_uniform(mem)?),
+            SigLoad::None | SigLoad::Tmu(_) => return Ok(()),
+        };
+        self.rf[usize::from(r) & 63] = [v; 16];
         Ok(())
     }
 
@@ -1896,10 +1935,10 @@ impl Thread {
             cfg,
             data: &data,
         };
-        let mut words = [[0u32; 16]; 4];
+        let words = &mut *self.tmu_words;
         let res = match &mut cx.rec {
-            Some(r) => (r.lookup)(cx.mem.exclusive()?, &req, &mut words)?,
-            None => tmu::lookup(cx.mem.exclusive()?, &req, &mut words)?,
+            Some(r) => (r.lookup)(cx.mem.exclusive()?, &req, words)?,
+            None => tmu::lookup(cx.mem.exclusive()?, &req, words)?,
         };
         self.tmu_data = data;
         self.tmu_data.clear();
@@ -1924,7 +1963,7 @@ impl Thread {
                     capacity: self.fifo_capacity,
                 });
             }
-            for &w in words.iter().take(res.nwords) {
+            for &w in self.tmu_words.iter().take(res.nwords) {
                 self.fifo.push_back(FifoEntry { data: w, ready });
             }
         }

@@ -196,6 +196,9 @@ pub(crate) struct FlagOp {
 pub(crate) struct BlockInstr {
     /// Only register ops: no flag op, magic op or signal load.
     pub regs_only: bool,
+    /// Register ops and a load from a uniform stream (`ldunif`, `ldunifa`): no flag op or
+    /// magic op.
+    pub loads_unif_only: bool,
     /// The two register ops each read what the other writes: `rf[1]` is computed first into
     /// a temporary and written after `rf[0]`.
     pub via_temp: bool,
@@ -210,6 +213,7 @@ impl BlockInstr {
     /// What `Code` holds for an instruction without a block form (never run).
     pub(crate) const PLACEHOLDER: BlockInstr = BlockInstr {
         regs_only: false,
+        loads_unif_only: false,
         via_temp: false,
         n: 0,
         rf: [RfOp::NOP; 2],
@@ -307,6 +311,9 @@ impl Lowered {
         }
         Some(BlockInstr {
             regs_only: magic.is_none() && flags.is_none() && self.sig == SigLoad::None,
+            loads_unif_only: magic.is_none()
+                && flags.is_none()
+                && matches!(self.sig, SigLoad::Unif(_) | SigLoad::Unifa(_)),
             via_temp,
             n: rf.len() as u8,
             rf: [
