@@ -339,6 +339,8 @@ pub(crate) struct Thread {
     pub fifo_capacity: u32,
     /// When the thread's outstanding TMU writes complete.
     writes_done: u64,
+    /// The bus time of its last lookup's size.
+    occupy: Occupy,
     rtop: Option<Lanes>,
     last_sfu: Option<u64>,
     /// An SFU result not yet available: (register, instruction count it is ready at).
@@ -360,6 +362,7 @@ pub(crate) struct Replay {
     /// When each word in the TMU FIFO arrives.
     pub fifo: VecDeque<u64>,
     pub writes_done: u64,
+    occupy: Occupy,
 }
 
 impl Replay {
@@ -369,6 +372,7 @@ impl Replay {
             next: 0,
             fifo: VecDeque::new(),
             writes_done: 0,
+            occupy: Occupy::default(),
         })
     }
 }
@@ -513,6 +517,7 @@ impl Thread {
             fifo: VecDeque::with_capacity(16),
             fifo_capacity,
             writes_done: 0,
+            occupy: Occupy::default(),
             rtop: None,
             last_sfu: None,
             sfu_pending: None,
@@ -692,7 +697,13 @@ impl Thread {
                 return Err(Stop::Fault(replay_bug(), 0));
             };
             if plain > 0 {
-                let fit = until.saturating_sub(*cx.clock).div_ceil(cpi.max(1));
+                // The instructions that start before `until` (a division only when the
+                // stretch reaches it).
+                let fit = if cpi > 0 && cx.clock.saturating_add(plain.saturating_mul(cpi)) < until {
+                    plain
+                } else {
+                    until.saturating_sub(*cx.clock).div_ceil(cpi.max(1))
+                };
                 let k = plain.min(fit).min(budget - n);
                 *cx.clock += k * cpi;
                 self.instrs += k;
@@ -731,7 +742,13 @@ impl Thread {
                         nwords,
                         write,
                     } => {
-                        let ready = time_lookup(cx, u32::from(bytes), write, &mut r.writes_done);
+                        let ready = time_lookup(
+                            cx,
+                            u32::from(bytes),
+                            write,
+                            &mut r.writes_done,
+                            &mut r.occupy,
+                        );
                         for _ in 0..nwords {
                             r.fifo.push_back(ready);
                         }
@@ -1952,7 +1969,13 @@ impl Thread {
                 },
             ));
         }
-        let ready = time_lookup(cx, res.bytes, res.is_write, &mut self.writes_done);
+        let ready = time_lookup(
+            cx,
+            res.bytes,
+            res.is_write,
+            &mut self.writes_done,
+            &mut self.occupy,
+        );
         if res.nwords > 0 {
             let queued = self.fifo.len() as u32;
             let adding = res.nwords as u32;
@@ -1974,10 +1997,16 @@ impl Thread {
 /// A lookup's counters and its transfer on the shared memory bus (docs/qpu-sim.md §Timing),
 /// for the schedule and the replay alike: a write is done `tmu_write_latency` after the
 /// transfer starts (`writes_done` for `tmuwt`); returns when its read words arrive.
-fn time_lookup(cx: &mut Ctx<'_, '_>, bytes: u32, write: bool, writes_done: &mut u64) -> u64 {
+fn time_lookup(
+    cx: &mut Ctx<'_, '_>,
+    bytes: u32,
+    write: bool,
+    writes_done: &mut u64,
+    occupy: &mut Occupy,
+) -> u64 {
     cx.stats.tmu_requests += 1;
     cx.stats.tmu_bytes += u64::from(bytes);
-    let start = bus_slot(cx.bus_free, *cx.clock, bytes, cx.timing);
+    let start = bus_slot(cx.bus_free, *cx.clock, occupy.of(bytes, cx.timing));
     if write {
         *writes_done = (*writes_done).max(start + cx.timing.tmu_write_latency);
     }
@@ -1995,14 +2024,35 @@ fn tmu_wait_until(cx: &mut Ctx<'_, '_>, t: u64) {
 }
 
 /// The lookup's transfer on the shared memory bus (docs/qpu-sim.md §Timing): it starts when
-/// the bus is free, no earlier than `now`, and holds the bus for its bytes. `bus_free` is in
-/// 1/256 clocks. Returns the clock the transfer starts.
+/// the bus is free, no earlier than `now`, and holds the bus for `occupy` (its bytes'
+/// time, [`Occupy`]). `bus_free` and `occupy` are in 1/256 clocks. Returns the clock the
+/// transfer starts.
 #[inline]
-fn bus_slot(bus_free: &mut u64, now: u64, bytes: u32, timing: &Timing) -> u64 {
+fn bus_slot(bus_free: &mut u64, now: u64, occupy: u64) -> u64 {
     let start = (*bus_free).max(now * 256);
-    let occupy = (f64::from(bytes) * 256.0 / timing.mem_bytes_per_clock) as u64;
     *bus_free = start + occupy;
     start.div_ceil(256)
+}
+
+/// The time a lookup of some bytes holds the memory bus, in 1/256 clocks, kept for the last
+/// size a thread looked up: a thread's lookups are mostly of one size, and the division
+/// costs more than the rest of a lookup's timing (it sits on the chain of clocks the replay
+/// of a dispatch follows).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Occupy(Option<(u32, u64)>);
+
+impl Occupy {
+    #[inline(always)]
+    fn of(&mut self, bytes: u32, timing: &Timing) -> u64 {
+        match self.0 {
+            Some((b, t)) if b == bytes => t,
+            _ => {
+                let t = (f64::from(bytes) * 256.0 / timing.mem_bytes_per_clock) as u64;
+                self.0 = Some((bytes, t));
+                t
+            }
+        }
+    }
 }
 
 /// A replayed thread whose record does not fit the schedule: a bug in the functional pass.
@@ -2225,4 +2275,24 @@ thread_local! {
     /// Blocks run on this host thread (`Thread::run_block`), for the tests that check which
     /// path a dispatch took.
     pub(crate) static BLOCKS_RUN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kept bus time is the one the formula gives for each size, whichever size came
+    /// before (a thread alternates sizes: a vector read, then a byte write).
+    #[test]
+    fn the_kept_bus_time_follows_the_size() {
+        let timing = Timing {
+            mem_bytes_per_clock: 3.7,
+            ..Timing::default()
+        };
+        let formula = |b: u32| (f64::from(b) * 256.0 / timing.mem_bytes_per_clock) as u64;
+        let mut o = Occupy::default();
+        for b in [64, 64, 16, 256, 16, 1, 64, 0, 128] {
+            assert_eq!(o.of(b, &timing), formula(b), "{b} bytes");
+        }
+    }
 }

@@ -171,6 +171,34 @@ fn lanes_words<const N: usize>(w: &mut [u8], idx: &[usize], me: u8, write: bool)
     clash
 }
 
+/// Notes every word of `st` as touched by batch `me`; whether that clashes. Checked and
+/// updated as a whole, in loops the compiler vectorises, when every word is untouched or
+/// this batch's (the usual case), else word by word.
+#[inline(always)]
+fn words_run(st: &mut [u8], me: u8, write: bool) -> bool {
+    let mut mine = true;
+    for &s in st.iter() {
+        mine &= (s == 0) | (s & !1 == me);
+    }
+    if mine {
+        if write {
+            st.fill(me | 1);
+        } else {
+            for s in st.iter_mut() {
+                *s = if *s == 0 { me } else { *s };
+            }
+        }
+        return false;
+    }
+    let mut clash = false;
+    for s in st.iter_mut() {
+        let (ns, c) = touch_word(*s, me, write);
+        *s = ns;
+        clash |= c;
+    }
+    clash
+}
+
 /// Whether a word's state says its one batch wrote it.
 #[inline(always)]
 fn wrote(s: u8) -> bool {
@@ -277,6 +305,29 @@ impl Touched {
         true
     }
 
+    /// Notes the words covering bytes `lo..end` of buffer `bo` (not empty) as touched by
+    /// batch `me`.
+    #[inline]
+    fn run(&mut self, mem: &Memory, bo: usize, lo: usize, end: usize, me: u8, write: bool) {
+        if write && Some(bo) == self.code_bo {
+            self.clash = true;
+        }
+        let len = mem.data(bo).len();
+        let (w, t, wr) = self.buffer(bo, len);
+        let (first, last) = (lo / 4, (end - 1) / 4 + 1);
+        let Some(st) = w.get_mut(first..last) else {
+            return;
+        };
+        let clash = words_run(st, me, write);
+        t.add(first, last);
+        if write {
+            wr.add(first, last);
+        }
+        if clash {
+            self.clash = true;
+        }
+    }
+
     /// Notes the words a lookup of batch `b` touched (after it succeeded, so every address it
     /// used is inside a buffer).
     fn track(&mut self, mem: &mut Memory, b: u32, req: &TmuRequest<'_>, res: &TmuResult) {
@@ -292,6 +343,11 @@ impl Touched {
             return;
         }
         let me = ((b + 1) << 1) as u8;
+        if let Some((bo, lo, end)) = res.run {
+            // Every lane's access back to back: the words they cover, in one step.
+            self.run(mem, bo, lo, end, me, write);
+            return;
+        }
         if self.one_buffer(mem, req, n as usize, me, write) {
             return;
         }
@@ -905,6 +961,83 @@ mod tests {
     mov tmua, rf1
     tmuwt -{}
     mov tmua, rf5
+    nop
+    nop ; ldtmu.rf3
+    mov tmud, rf3
+    mov tmua, rf1
+    tmuwt -",
+            spin(10, "wait")
+        ));
+        let (_, _, p2) = one_and_two(&code, pattern(64 * 49), 24);
+        assert_eq!(p2, (0, 1), "the pass gives up");
+    }
+
+    /// Every thread writes its own value into the same 16 words, one per lane, back to back
+    /// (a lookup whose words the pass tracks as one run): which value stays depends on the
+    /// order of the writes, which only the schedule knows, so the pass gives up.
+    #[test]
+    fn a_run_of_words_two_batches_write_sends_the_dispatch_back() {
+        let code = kernel(
+            "
+    eidx rf2
+    shl rf2, rf2, 2
+    add rf8, rf5, rf2
+    tidx rf3
+    mov tmud, rf3
+    mov tmua, rf8
+    tmuwt -",
+        );
+        let (_, _, p2) = one_and_two(&code, pattern(64 * 48), 24);
+        assert_eq!(p2, (0, 1), "the pass gives up");
+    }
+
+    /// Every thread writes its slot, spins, then copies the first slot (written by the
+    /// thread whose tidx is 0) into its own, reading and writing 16 words back to back (runs
+    /// the pass tracks in one step). The copy depends on whether that thread wrote first,
+    /// so the pass gives up.
+    #[test]
+    fn a_run_of_words_one_batch_reads_and_another_writes_sends_the_dispatch_back() {
+        let code = kernel(&format!(
+            "
+    tidx rf3
+    mov tmud, rf3
+    mov tmua, rf1
+    tmuwt -{}
+    eidx rf2
+    shl rf2, rf2, 2
+    add rf8, rf5, rf2
+    mov tmua, rf8
+    nop
+    nop ; ldtmu.rf3
+    mov tmud, rf3
+    mov tmua, rf1
+    tmuwt -",
+            spin(10, "wait")
+        ));
+        let (_, _, p2) = one_and_two(&code, pattern(64 * 49), 24);
+        assert_eq!(p2, (0, 1), "the pass gives up");
+    }
+
+    /// Every thread writes its tidx into its slot at once; the thread whose tidx is 0 (the
+    /// first batch) spins, then copies the slot of tidx 4 (the second batch, on the next
+    /// QPU) into its own, reading 16 words back to back (the others copy their own slot). In the schedule the copy sees the other
+    /// thread's write; in the pass the first batch reads those words before any batch after
+    /// it writes them, so only the marks its read left show the clash.
+    #[test]
+    fn a_run_of_words_read_before_another_batch_writes_it_sends_the_dispatch_back() {
+        let code = kernel(&format!(
+            "
+    tidx rf3
+    mov tmud, rf3
+    mov tmua, rf1
+    tmuwt -{}
+    mov rf11, 1
+    shl rf11, rf11, 8
+    tidx rf3
+    or.pushz rf9, rf3, rf3
+    mov rf10, rf1
+    add.ifa rf10, rf1, rf11
+    mov tmua, rf10
     nop
     nop ; ldtmu.rf3
     mov tmud, rf3

@@ -27,6 +27,10 @@ pub(crate) struct TmuResult {
     /// Bytes moved, for the bandwidth model.
     pub bytes: u32,
     pub is_write: bool,
+    /// The bytes a plain access touched when they are one run, every lane's access back to
+    /// back in one buffer: (buffer index, first byte, end byte). What the functional pass
+    /// tracks (`crate::split`) in one step instead of lane by lane.
+    pub run: Option<(usize, usize, usize)>,
 }
 
 #[derive(Clone, Copy)]
@@ -157,6 +161,7 @@ pub(crate) fn lookup(
                 nwords: 0,
                 bytes: nactive * n * size,
                 is_write: true,
+                run: None,
             });
         }
         // Lanes the condition leaves out read 0.
@@ -181,6 +186,7 @@ pub(crate) fn lookup(
             nwords: n as usize,
             bytes: nactive * n * size,
             is_write: false,
+            run: None,
         });
     }
     if !has_data {
@@ -192,6 +198,7 @@ pub(crate) fn lookup(
                 nwords: 0,
                 bytes: 0,
                 is_write: false,
+                run: None,
             }),
             // Mesa replaces an atomic add of +1/-1 by these ops and loads no data
             // (nir_to_vir.c, atomic_add_replaced); they return the old value.
@@ -277,6 +284,7 @@ fn atomic(
         nwords: 1,
         bytes: 8 * req.mask.count_ones(),
         is_write: true,
+        run: None,
     })
 }
 
@@ -329,6 +337,7 @@ fn plain_words(
         nwords: if is_write { 0 } else { n as usize },
         bytes: nactive * n * size,
         is_write,
+        run: lay.contiguous.then_some((bo, base, end)),
     })
 }
 
