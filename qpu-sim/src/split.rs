@@ -900,6 +900,28 @@ mod tests {
         (0..len).map(|i| (i * 37 + 11) as u8).collect()
     }
 
+    /// A kernel that runs `first`, spins, then reads the 16 lane words at the address in
+    /// `from` and writes them to its own slot.
+    fn copy_after_spin(first: &str, from: &str) -> Vec<u8> {
+        kernel(&format!(
+            "{first}{}
+    mov tmua, {from}
+    nop
+    nop ; ldtmu.rf3
+    mov tmud, rf3
+    mov tmua, rf1
+    tmuwt -",
+            spin(10, "wait")
+        ))
+    }
+
+    /// Runs `code` as 24 batches over `slots` 64-byte slots of data on one and two host
+    /// threads (same results) and asserts that the two-thread pass gave up.
+    fn gives_up(code: &[u8], slots: usize) {
+        let (_, _, p2) = one_and_two(code, pattern(64 * slots), 24);
+        assert_eq!(p2, (0, 1), "the pass gives up");
+    }
+
     /// Each thread reads its words, stalls on them and writes them back changed: no batch
     /// touches another's words, so the batches run apart and their timing is replayed, with
     /// the memory and statistics of the serial schedule.
@@ -955,21 +977,14 @@ mod tests {
     /// host thread's copy would read the word as the dispatch began.)
     #[test]
     fn a_word_one_batch_reads_and_another_writes_sends_the_dispatch_back() {
-        let code = kernel(&format!(
+        let code = copy_after_spin(
             "
     mov tmud, rf1
     mov tmua, rf1
-    tmuwt -{}
-    mov tmua, rf5
-    nop
-    nop ; ldtmu.rf3
-    mov tmud, rf3
-    mov tmua, rf1
     tmuwt -",
-            spin(10, "wait")
-        ));
-        let (_, _, p2) = one_and_two(&code, pattern(64 * 49), 24);
-        assert_eq!(p2, (0, 1), "the pass gives up");
+            "rf5",
+        );
+        gives_up(&code, 49);
     }
 
     /// Every thread writes its own value into the same 16 words, one per lane, back to back
@@ -987,8 +1002,7 @@ mod tests {
     mov tmua, rf8
     tmuwt -",
         );
-        let (_, _, p2) = one_and_two(&code, pattern(64 * 48), 24);
-        assert_eq!(p2, (0, 1), "the pass gives up");
+        gives_up(&code, 48);
     }
 
     /// Every thread writes its slot, spins, then copies the first slot (written by the
@@ -997,56 +1011,43 @@ mod tests {
     /// so the pass gives up.
     #[test]
     fn a_run_of_words_one_batch_reads_and_another_writes_sends_the_dispatch_back() {
-        let code = kernel(&format!(
+        let code = copy_after_spin(
             "
     tidx rf3
     mov tmud, rf3
     mov tmua, rf1
-    tmuwt -{}
+    tmuwt -
     eidx rf2
     shl rf2, rf2, 2
-    add rf8, rf5, rf2
-    mov tmua, rf8
-    nop
-    nop ; ldtmu.rf3
-    mov tmud, rf3
-    mov tmua, rf1
-    tmuwt -",
-            spin(10, "wait")
-        ));
-        let (_, _, p2) = one_and_two(&code, pattern(64 * 49), 24);
-        assert_eq!(p2, (0, 1), "the pass gives up");
+    add rf8, rf5, rf2",
+            "rf8",
+        );
+        gives_up(&code, 49);
     }
 
     /// Every thread writes its tidx into its slot at once; the thread whose tidx is 0 (the
     /// first batch) spins, then copies the slot of tidx 4 (the second batch, on the next
-    /// QPU) into its own, reading 16 words back to back (the others copy their own slot). In the schedule the copy sees the other
-    /// thread's write; in the pass the first batch reads those words before any batch after
-    /// it writes them, so only the marks its read left show the clash.
+    /// QPU) into its own, reading 16 words back to back (the others copy their own slot).
+    /// In the schedule the copy sees the other thread's write; in the pass the first batch
+    /// reads those words before any batch after it writes them, so only the marks its read
+    /// left show the clash.
     #[test]
     fn a_run_of_words_read_before_another_batch_writes_it_sends_the_dispatch_back() {
-        let code = kernel(&format!(
+        let code = copy_after_spin(
             "
     tidx rf3
     mov tmud, rf3
     mov tmua, rf1
-    tmuwt -{}
+    tmuwt -
     mov rf11, 1
     shl rf11, rf11, 8
     tidx rf3
     or.pushz rf9, rf3, rf3
     mov rf10, rf1
-    add.ifa rf10, rf1, rf11
-    mov tmua, rf10
-    nop
-    nop ; ldtmu.rf3
-    mov tmud, rf3
-    mov tmua, rf1
-    tmuwt -",
-            spin(10, "wait")
-        ));
-        let (_, _, p2) = one_and_two(&code, pattern(64 * 49), 24);
-        assert_eq!(p2, (0, 1), "the pass gives up");
+    add.ifa rf10, rf1, rf11",
+            "rf10",
+        );
+        gives_up(&code, 49);
     }
 
     /// A lookup every few instructions: the pass gives up after the first batch, before it
