@@ -161,12 +161,20 @@ fn lanes_words<const N: usize>(w: &mut [u8], idx: &[usize], me: u8, write: bool)
             };
             st.copy_from_slice(&nv.to_le_bytes()[..N]);
         } else {
-            for s in st {
-                let (ns, c) = touch_word(*s, me, write);
-                *s = ns;
-                clash |= c;
-            }
+            clash |= touch_each(st, me, write);
         }
+    }
+    clash
+}
+
+/// Notes each word of `st` as touched by batch `me`, one by one; whether that clashes.
+#[inline(always)]
+fn touch_each(st: &mut [u8], me: u8, write: bool) -> bool {
+    let mut clash = false;
+    for s in st {
+        let (ns, c) = touch_word(*s, me, write);
+        *s = ns;
+        clash |= c;
     }
     clash
 }
@@ -190,13 +198,7 @@ fn words_run(st: &mut [u8], me: u8, write: bool) -> bool {
         }
         return false;
     }
-    let mut clash = false;
-    for s in st.iter_mut() {
-        let (ns, c) = touch_word(*s, me, write);
-        *s = ns;
-        clash |= c;
-    }
-    clash
+    touch_each(st, me, write)
 }
 
 /// Whether a word's state says its one batch wrote it.
@@ -285,40 +287,33 @@ impl Touched {
         if (hi + n - 1) * 4 >= len {
             return false;
         }
-        if write && Some(bo) == self.code_bo {
-            self.clash = true;
-        }
-        let (w, t, wr) = self.buffer(bo, len);
-        let clash = match n {
+        self.mark(bo, len, lo, hi + n, write, |w| match n {
             1 => lanes_words::<1>(w, idx, me, write),
             2 => lanes_words::<2>(w, idx, me, write),
             3 => lanes_words::<3>(w, idx, me, write),
             _ => lanes_words::<4>(w, idx, me, write),
-        };
-        t.add(lo, hi + n);
-        if write {
-            wr.add(lo, hi + n);
-        }
-        if clash {
-            self.clash = true;
-        }
+        });
         true
     }
 
-    /// Notes the words covering bytes `lo..end` of buffer `bo` (not empty) as touched by
-    /// batch `me`.
-    #[inline]
-    fn run(&mut self, mem: &Memory, bo: usize, lo: usize, end: usize, me: u8, write: bool) {
+    /// Notes the words `first..last` of buffer `bo` (of `len` bytes) as touched, and
+    /// written if `write`, with `update` setting their states (in the buffer's whole state
+    /// array) and telling whether that clashed.
+    #[inline(always)]
+    fn mark(
+        &mut self,
+        bo: usize,
+        len: usize,
+        first: usize,
+        last: usize,
+        write: bool,
+        update: impl FnOnce(&mut [u8]) -> bool,
+    ) {
         if write && Some(bo) == self.code_bo {
             self.clash = true;
         }
-        let len = mem.data(bo).len();
         let (w, t, wr) = self.buffer(bo, len);
-        let (first, last) = (lo / 4, (end - 1) / 4 + 1);
-        let Some(st) = w.get_mut(first..last) else {
-            return;
-        };
-        let clash = words_run(st, me, write);
+        let clash = update(w);
         t.add(first, last);
         if write {
             wr.add(first, last);
@@ -326,6 +321,17 @@ impl Touched {
         if clash {
             self.clash = true;
         }
+    }
+
+    /// Notes the words covering bytes `lo..end` of buffer `bo` (not empty) as touched by
+    /// batch `me`.
+    #[inline]
+    fn run(&mut self, mem: &Memory, bo: usize, lo: usize, end: usize, me: u8, write: bool) {
+        let (first, last) = (lo / 4, (end - 1) / 4 + 1);
+        self.mark(bo, mem.data(bo).len(), first, last, write, |w| {
+            w.get_mut(first..last)
+                .is_some_and(|st| words_run(st, me, write))
+        });
     }
 
     /// Notes the words a lookup of batch `b` touched (after it succeeded, so every address it
