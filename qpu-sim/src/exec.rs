@@ -259,14 +259,15 @@ impl Code {
     }
 }
 
-/// Slots of a thread's extended register file ([`Thread::rf`]).
-pub(crate) const RF_SLOTS: usize = 128;
+/// Slots of a thread's extended register file ([`Thread::rf`]): as many as a `u8` index
+/// reaches, so indexing it by one needs no bounds check.
+pub(crate) const RF_SLOTS: usize = 256;
 
 /// A new thread's extended register file: zero registers, then the small immediates.
 fn initial_rf() -> Box<[Lanes; RF_SLOTS]> {
     static INITIAL: std::sync::LazyLock<[Lanes; RF_SLOTS]> = std::sync::LazyLock::new(|| {
         let mut rf = [[0u32; 16]; RF_SLOTS];
-        for idx in 0..(RF_SLOTS - usize::from(IMM_BASE)) as u8 {
+        for idx in 0..64 {
             if let Some(v) = small_imm_value(idx) {
                 rf[usize::from(IMM_BASE + idx)] = [v; 16];
             }
@@ -308,8 +309,9 @@ pub(crate) struct Thread {
     /// The register file, extended: 64 registers, of which only the first `nregs` exist
     /// (see `Ctx::nregs`; every access checks or lowering has checked), then the small
     /// immediates, each in every lane, from `IMM_BASE` (so a lowered input is one index,
-    /// `lower::Operand`), then zeros up to `RF_SLOTS`, so a 7-bit index needs no bounds
-    /// check. Nothing writes past register 63.
+    /// `lower::Operand`), then zeros up to `RF_SLOTS`, so a `u8` index needs no bounds
+    /// check. Nothing writes past register 63 but a block instruction's temporary
+    /// (`lower::TEMP`, past the immediates).
     pub rf: Box<[Lanes; RF_SLOTS]>,
     /// Where a lowered instruction's add, mul and signal results wait for write-back.
     scratch: Box<[Lanes; 3]>,
@@ -1121,18 +1123,7 @@ impl Thread {
     /// The register ops of a block instruction, in its order.
     #[inline(always)]
     fn rf_ops(&mut self, b: &BlockInstr) {
-        if b.via_temp {
-            let o = &b.rf[1];
-            let v = o.op.apply(
-                &self.rf[usize::from(o.a) % RF_SLOTS],
-                &self.rf[usize::from(o.b) % RF_SLOTS],
-            );
-            self.rf_op(&b.rf[0]);
-            let mask = self.cond_mask(o.cond);
-            blend(&mut self.rf[usize::from(o.dst) & 63], &v, mask);
-            return;
-        }
-        for o in &b.rf[..usize::from(b.n).min(2)] {
+        for o in &b.rf[..usize::from(b.n).min(3)] {
             self.rf_op(o);
         }
     }
@@ -1140,19 +1131,22 @@ impl Thread {
     /// One register op of a block instruction, in the lanes its condition selects.
     #[inline(always)]
     fn rf_op(&mut self, o: &RfOp) {
-        let (a, b, d) = (
-            usize::from(o.a) % RF_SLOTS,
-            usize::from(o.b) % RF_SLOTS,
-            usize::from(o.dst) & 63,
+        let (a, b, d) = (usize::from(o.a), usize::from(o.b), usize::from(o.dst));
+        let Some(c) = o.cond else {
+            o.op.apply_rf(&mut self.rf, a, b, d);
+            return;
+        };
+        // The lanes by table, not by a branch on the condition (the table follows the
+        // order of `Cond`'s values, checked when this compiles).
+        const _: () = assert!(
+            Cond::Ifa as usize == 0
+                && Cond::Ifb as usize == 1
+                && Cond::Ifna as usize == 2
+                && Cond::Ifnb as usize == 3
         );
-        match o.cond {
-            None => o.op.apply_rf(&mut self.rf, a, b, d),
-            Some(c) => {
-                let mask = self.cond_mask(Some(c));
-                let v = o.op.apply(&self.rf[a], &self.rf[b]);
-                blend(&mut self.rf[d], &v, mask);
-            }
-        }
+        let mask = [self.fa, self.fb, !self.fa, !self.fb][c as usize & 3];
+        let v = o.op.apply(&self.rf[a], &self.rf[b]);
+        blend(&mut self.rf[d], &v, mask);
     }
 
     /// A block instruction that is not [`BlockInstr::regs_only`], in the order `lower::BlockInstr`

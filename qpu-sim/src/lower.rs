@@ -25,6 +25,11 @@ pub(crate) type Operand = u8;
 /// The first slot of the extended register file that holds the small immediates.
 pub(crate) const IMM_BASE: u8 = 64;
 
+/// The slot of the extended register file past the small immediates that holds a block
+/// instruction's temporary (see [`BlockInstr`]): written before it is read, in the same
+/// instruction.
+pub(crate) const TEMP: u8 = 128;
+
 /// How one ALU computes its result.
 #[derive(Clone, Copy)]
 pub(crate) enum Eval {
@@ -182,7 +187,9 @@ pub(crate) struct FlagOp {
 /// writes no register, under any condition, and at most one flag push or update without the
 /// carry. Its register writes are put in an order in which none of them changes a register
 /// another op of the instruction still reads, so that each can write its register directly;
-/// when each of the two reads what the other writes, the second goes through a temporary.
+/// when each of the two reads what the other writes, the second is computed first into the
+/// temporary slot [`TEMP`] (in every lane) and moved to its register, under its condition,
+/// after the first: three ops.
 ///
 /// Run in this order: the flag op's Z and N and the magic op's value and lanes (inputs read
 /// before any write); `rf[..n]`, each written at once; the signal's load and its register;
@@ -199,11 +206,9 @@ pub(crate) struct BlockInstr {
     /// Register ops and a load from a uniform stream (`ldunif`, `ldunifa`): no flag op or
     /// magic op.
     pub loads_unif_only: bool,
-    /// The two register ops each read what the other writes: `rf[1]` is computed first into
-    /// a temporary and written after `rf[0]`.
-    pub via_temp: bool,
+    /// The register ops `rf[..n]`, in the order they run (`n` at most 3).
     pub n: u8,
-    pub rf: [RfOp; 2],
+    pub rf: [RfOp; 3],
     pub magic: Option<MagicOp>,
     pub sig: SigLoad,
     pub flags: Option<FlagOp>,
@@ -214,9 +219,8 @@ impl BlockInstr {
     pub(crate) const PLACEHOLDER: BlockInstr = BlockInstr {
         regs_only: false,
         loads_unif_only: false,
-        via_temp: false,
         n: 0,
-        rf: [RfOp::NOP; 2],
+        rf: [RfOp::NOP; 3],
         magic: None,
         sig: SigLoad::None,
         flags: None,
@@ -301,12 +305,29 @@ impl Lowered {
             return None;
         }
         let reads = |o: &RfOp, r: u8| o.a == r || o.b == r;
-        let mut via_temp = false;
         if let [x, y] = rf[..] {
             match (reads(&y, x.dst), reads(&x, y.dst)) {
                 (false, _) => {}
                 (true, false) => rf.swap(0, 1),
-                (true, true) => via_temp = true,
+                (true, true) => {
+                    // y into the temporary in every lane, x, then the temporary into y's
+                    // register in the lanes y's condition selects.
+                    rf = vec![
+                        RfOp {
+                            dst: TEMP,
+                            cond: None,
+                            ..y
+                        },
+                        x,
+                        RfOp {
+                            op: LaneOp::Mov,
+                            a: TEMP,
+                            b: IMM_BASE,
+                            dst: y.dst,
+                            cond: y.cond,
+                        },
+                    ];
+                }
             }
         }
         Some(BlockInstr {
@@ -314,12 +335,8 @@ impl Lowered {
             loads_unif_only: magic.is_none()
                 && flags.is_none()
                 && matches!(self.sig, SigLoad::Unif(_) | SigLoad::Unifa(_)),
-            via_temp,
             n: rf.len() as u8,
-            rf: [
-                rf.first().copied().unwrap_or(RfOp::NOP),
-                rf.get(1).copied().unwrap_or(RfOp::NOP),
-            ],
+            rf: [0, 1, 2].map(|i| rf.get(i).copied().unwrap_or(RfOp::NOP)),
             magic,
             sig: self.sig,
             flags,
