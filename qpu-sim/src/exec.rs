@@ -11,7 +11,7 @@ use crate::alu::{FlagKind, LaneCtx, Lanes, OpResult, eval_add, eval_mul, is_sfu,
 use crate::fault::FaultKind;
 use crate::float::{fin, pack_f32};
 use crate::lower::{
-    BlockInstr, Eval, Fast, FastDst, Half, IMM_BASE, Lowered, RfOp, SigLoad, lower,
+    BlockInstr, Eval, Fast, FastDst, Half, IMM_BASE, Lowered, RfOp, SigLoad, TEMP, lower,
 };
 use crate::memory::{Mem, Memory};
 use crate::timing::{QpuStats, Timing};
@@ -267,7 +267,7 @@ pub(crate) const RF_SLOTS: usize = 256;
 fn initial_rf() -> Box<[Lanes; RF_SLOTS]> {
     static INITIAL: std::sync::LazyLock<[Lanes; RF_SLOTS]> = std::sync::LazyLock::new(|| {
         let mut rf = [[0u32; 16]; RF_SLOTS];
-        for idx in 0..64 {
+        for idx in 0..TEMP - IMM_BASE {
             if let Some(v) = small_imm_value(idx) {
                 rf[usize::from(IMM_BASE + idx)] = [v; 16];
             }
@@ -619,14 +619,20 @@ impl Thread {
         }
     }
 
+    /// The lanes a condition selects.
     #[inline]
     fn cond_mask(&self, c: Option<Cond>) -> u16 {
+        // By table, not by a branch on the condition (the table follows the order of
+        // `Cond`'s values, checked when this compiles).
+        const _: () = assert!(
+            Cond::Ifa as usize == 0
+                && Cond::Ifb as usize == 1
+                && Cond::Ifna as usize == 2
+                && Cond::Ifnb as usize == 3
+        );
         match c {
             None => 0xffff,
-            Some(Cond::Ifa) => self.fa,
-            Some(Cond::Ifb) => self.fb,
-            Some(Cond::Ifna) => !self.fa,
-            Some(Cond::Ifnb) => !self.fb,
+            Some(c) => [self.fa, self.fb, !self.fa, !self.fb][c as usize & 3],
         }
     }
 
@@ -1136,15 +1142,7 @@ impl Thread {
             o.op.apply_rf(&mut self.rf, a, b, d);
             return;
         };
-        // The lanes by table, not by a branch on the condition (the table follows the
-        // order of `Cond`'s values, checked when this compiles).
-        const _: () = assert!(
-            Cond::Ifa as usize == 0
-                && Cond::Ifb as usize == 1
-                && Cond::Ifna as usize == 2
-                && Cond::Ifnb as usize == 3
-        );
-        let mask = [self.fa, self.fb, !self.fa, !self.fb][c as usize & 3];
+        let mask = self.cond_mask(Some(c));
         let v = o.op.apply(&self.rf[a], &self.rf[b]);
         blend(&mut self.rf[d], &v, mask);
     }
